@@ -7,7 +7,7 @@ table has the same length. These types hold arrays only: no Kafka records, no di
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Self
 
@@ -96,8 +96,13 @@ class Conversions:
     order_id: I64  # hash of the order id (0 when none)
     revenue: I64  # minor units
     currency: I64  # ISO-4217 numeric code, or a hash of the code
+    # `touch_id` of the click the conversion names (the hash of that click's event id), 0 when
+    # none. Installs use it: a click id match beats a device match. May be omitted (all 0).
+    click_id: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
+        if self.click_id.shape[0] == 0 and self.conversion_id.shape[0] > 0:
+            object.__setattr__(self, "click_id", np.zeros(self.conversion_id.shape[0], np.int64))
         _check_lengths(self)
 
     def __len__(self) -> int:
