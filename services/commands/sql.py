@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
