@@ -130,6 +130,9 @@ class EventBase(BaseModel):
     partner_type: PartnerType | None = None
     campaign_id: Identifier | None = None
     click_id: Annotated[str, Field(max_length=256)] | None = None
+    click_event_id: EventId | None = Field(
+        None, description="event id of the click a verified click id names (set by the server)"
+    )
     visitor_id: Identifier | None = None
     device_id: Identifier | None = None
     device_id_type: DeviceIdType | None = None

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.errors import ConfigError
+from tracker.click_ids import SecretRing
 
 DEV_PLACEHOLDER_SECRET = "dev-insecure-click-secret-change-me"
 _PREFIX = "PARTNERSTREAM_"
@@ -68,9 +69,10 @@ class CollectorSettings(StoreSettings, KafkaSettings):
         validation_alias="PARTNERSTREAM_REGISTRY",
         description="YAML or JSON: advertisers, campaigns, partners, contracts",
     )
-    click_secrets: list[SecretStr] = Field(
-        default_factory=lambda: [SecretStr(DEV_PLACEHOLDER_SECRET)],
-        description="HMAC secrets for click ids; the first signs, all verify (rotation)",
+    click_secrets: SecretStr = Field(
+        SecretStr(f"1:{DEV_PLACEHOLDER_SECRET}"),
+        description="click id HMAC secrets as '<key id>:<secret>,...'; the first signs, "
+        "all verify (rotation)",
     )
     click_id_param: str = Field("clickid", pattern=r"^[A-Za-z0-9_]{1,32}$")
     click_id_max_age_days: int = Field(90, ge=1)
@@ -89,9 +91,12 @@ class CollectorSettings(StoreSettings, KafkaSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> CollectorSettings:
-        if self.environment == "production" and any(
-            s.get_secret_value() == DEV_PLACEHOLDER_SECRET for s in self.click_secrets
-        ):
+        ring = self.click_secrets.get_secret_value()
+        try:
+            SecretRing.parse(ring)
+        except ValueError as exc:
+            raise ValueError(f"PARTNERSTREAM_CLICK_SECRETS: {exc}") from exc
+        if self.environment == "production" and DEV_PLACEHOLDER_SECRET in ring:
             raise ValueError(
                 "PARTNERSTREAM_CLICK_SECRETS holds the development placeholder; "
                 "set real secrets in production"
@@ -110,6 +115,13 @@ class AttributorSettings(StoreSettings, KafkaSettings):
         default_factory=lambda: ["last_touch", "first_touch", "linear", "position_based"]
     )
     retry_max_seconds: float = Field(30.0, gt=0)
+    chaos_exit_after_write: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="TESTS ONLY: probability of exiting abruptly after a ClickHouse write and "
+        "before the offset commit (the crash-safety suite uses it)",
+    )
 
 
 class EmbeddedSettings(CollectorSettings, AttributorSettings):

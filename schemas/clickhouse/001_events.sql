@@ -4,6 +4,7 @@
 CREATE TABLE IF NOT EXISTS events
 (
     event_id          String,
+    event_key         Int64,   -- attribution.ids.hash_id(event_id): what credits refer to
     type              LowCardinality(String),
     schema_version    UInt8,
     ts                DateTime64(3, 'UTC'),
@@ -13,6 +14,7 @@ CREATE TABLE IF NOT EXISTS events
     partner_type      LowCardinality(String),
     campaign_id       LowCardinality(String),
     click_id          String,
+    click_event_id    String,
     visitor_id        String,
     device_id         String,
     device_id_type    LowCardinality(String),

@@ -4,9 +4,7 @@ CREATE TABLE IF NOT EXISTS attribution_credits
 (
     conversion_id     String,
     conversion_ts     DateTime64(3, 'UTC'),
-    touch_id          String,
-    touch_ts          DateTime64(3, 'UTC'),
-    touch_type        LowCardinality(String),
+    touch_key         Int64,   -- events.event_key of the credited touch
     advertiser_id     LowCardinality(String),
     partner_id        LowCardinality(String),
     partner_type      LowCardinality(String),
@@ -24,9 +22,12 @@ CREATE TABLE IF NOT EXISTS attribution_credits
     is_reversal       Bool,
     contract_id       LowCardinality(String),
     contract_version  UInt32,
-    attributed_at     DateTime64(3, 'UTC')
+    attributed_at     DateTime64(3, 'UTC'),
+    kafka_topic       LowCardinality(String),  -- where the conversion (or reversal) was read:
+    kafka_partition   Int32,                   -- the sink's high-water mark for this table
+    kafka_offset      Int64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(conversion_ts)
-ORDER BY (advertiser_id, toDate(conversion_ts), partner_id, model, conversion_id, touch_id)
+ORDER BY (advertiser_id, toDate(conversion_ts), partner_id, model, conversion_id, touch_key)
 SETTINGS non_replicated_deduplication_window = 10000;

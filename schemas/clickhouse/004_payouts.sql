@@ -13,7 +13,10 @@ CREATE TABLE IF NOT EXISTS payouts
     model            LowCardinality(String),
     amount           Int64,
     currency         LowCardinality(String),
-    created_at       DateTime64(3, 'UTC')
+    created_at       DateTime64(3, 'UTC'),
+    kafka_topic      LowCardinality(String),
+    kafka_partition  Int32,
+    kafka_offset     Int64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(conversion_ts)

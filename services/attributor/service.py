@@ -1,0 +1,502 @@
+"""The attributor: consume events, credit conversions with the engine, write ClickHouse,
+then commit offsets (never before the write succeeded).
+
+One loop: `getmany` -> `process` (decode, drop already-seen ids, engine, reversals) ->
+`write` with retries and backoff while the store is down (nothing committed meanwhile) ->
+`commit`. On every partition assignment the journey state is rebuilt from the `events`
+table for the assigned partitions, so any instance gives the same credits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from attribution.columns import Model
+from attribution.engine import EngineConfig
+from attribution.ids import hash_id
+from attribution.reversals import FULL_REVERSAL
+from attribution.state import JourneyState
+from services.attributor.decode import DecodedBatch, conversions_of, decode_records, touches_of
+from services.attributor.metrics import AttributorMetrics
+from services.attributor.reversals import (
+    CREDIT_QUERY,
+    ReversalRequest,
+    StoredCredit,
+    apply_reversals,
+    stored_credit,
+)
+from services.attributor.rows import (
+    Columns,
+    ConversionInfo,
+    credit_columns,
+    dead_letter_columns,
+    event_columns,
+    filter_columns,
+    rejected_columns,
+)
+from services.attributor.seen import SeenEvents
+from services.attributor.sink import Sink, dedup_token
+from services.bus.errors import BusError
+from services.bus.protocols import EventConsumer
+from services.bus.records import Record, TopicPartition
+from services.clock import Clock
+from services.errors import StoreUnavailable
+
+log = logging.getLogger("partnerstream.attributor")
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class AttributorConfig:
+    events_topic: str = "events.v1"
+    dlq_topic: str = "events.dlq.v1"
+    batch_max_records: int = 20_000
+    batch_max_ms: int = 250
+    models: tuple[Model, ...] = (Model.LAST_TOUCH,)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    lateness_ms: int = HOUR_MS  # conversions may arrive this late relative to the newest event
+    retry_max_seconds: float = 30.0
+    rebuild_chunk: int = 50_000
+    chaos_exit_after_write: float = 0.0  # tests only: crash between write and commit
+
+    @property
+    def retention_ms(self) -> int:
+        return self.engine.windows.longest_ms + self.engine.post_install_ms + self.lateness_ms
+
+
+@dataclass(slots=True)
+class PendingWrite:
+    table: str
+    columns: Columns
+    token: str
+
+
+class Attributor:
+    def __init__(
+        self,
+        consumer: EventConsumer,
+        sink: Sink,
+        clock: Clock,
+        config: AttributorConfig | None = None,
+        *,
+        metrics: AttributorMetrics | None = None,
+        partner_types: Mapping[str, str] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.sink = sink
+        self.clock = clock
+        self.config = config or AttributorConfig()
+        self.metrics = metrics or AttributorMetrics()
+        self.partner_types: dict[str, str] = dict(partner_types or {})
+        self.partner_names: dict[int, str] = {}
+        self.state = JourneyState(self.config.engine, self.config.models)
+        self.seen = SeenEvents()
+        self.marks: dict[str, dict[tuple[str, int], int]] = {}
+        self.pending_reversals: list[ReversalRequest] = []
+        self._stop = asyncio.Event()
+        # Rebalance callbacks may run while a batch is between its write and its commit
+        # (aiokafka runs them from its coordinator task): they wait for the batch to finish.
+        self._batch_lock = asyncio.Lock()
+        consumer.on_assigned(self._on_assigned)
+        consumer.on_revoked(self._on_revoked)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit and return (SIGTERM)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        await self.consumer.start()
+        try:
+            while not self._stop.is_set():
+                batch = await self.consumer.getmany(
+                    self.config.batch_max_records, self.config.batch_max_ms
+                )
+                if batch:
+                    await self.process(batch)
+        finally:
+            await self.consumer.stop()
+
+    async def _on_assigned(self, partitions: frozenset[TopicPartition]) -> None:
+        async with self._batch_lock:
+            await asyncio.to_thread(self.rebuild, partitions)
+
+    async def _on_revoked(self, partitions: frozenset[TopicPartition]) -> None:
+        # Let the batch in flight finish its writes and commit before the hand-over; the
+        # state of the partitions kept is rebuilt on the assignment that follows.
+        async with self._batch_lock:
+            return None
+
+    # -- state ---------------------------------------------------------------------------
+    def rebuild(self, partitions: frozenset[TopicPartition]) -> None:
+        """Journey state, seen ids and high-water marks for `partitions`, from the store."""
+        started = time.perf_counter()
+        self.state = JourneyState(self.config.engine, self.config.models)
+        self.seen = SeenEvents()
+        self.pending_reversals = []
+        self.marks = {}
+        by_topic: dict[str, list[int]] = {}
+        for tp in partitions:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        for topic, parts in by_topic.items():
+            for table, marks in self.sink.high_water_marks(topic, sorted(parts)).items():
+                for p, offset in marks.items():
+                    self.marks.setdefault(table, {})[(topic, p)] = offset
+        events_parts = by_topic.get(self.config.events_topic, [])
+        if events_parts:
+            since = self.clock.now_ms() - self.config.retention_ms
+            records = self.sink.read_events(self.config.events_topic, sorted(events_parts), since)
+            for start in range(0, len(records), self.config.rebuild_chunk):
+                chunk = decode_records(records[start : start + self.config.rebuild_chunk])
+                self._remember_names(chunk)
+                keys = np.asarray(chunk.events["event_key"], np.int64)
+                self.seen.add(keys, np.asarray(chunk.events["ts_ms"], np.int64))
+                self.state.append(touches_of(chunk), conversions_of(chunk), self._watermark(chunk))
+                self.pending_reversals.extend(self._reversal_requests(chunk, chunk.reversal_rows))
+            self._match_pending_from_store(stored_only=True)
+        self.metrics.rebuilds.inc()
+        self.metrics.retained_touches.set(self.state.retained_touches)
+        log.info(
+            "state_rebuilt",
+            extra={
+                "partitions": len(partitions),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    def _remember_names(self, batch: DecodedBatch) -> None:
+        cols = batch.events
+        for r in batch.touch_rows:
+            partner = cols["partner_id"][r]
+            self.partner_names[batch.h(partner)] = partner
+            if cols["partner_type"][r]:
+                self.partner_types.setdefault(partner, cols["partner_type"][r])
+
+    def _watermark(self, batch: DecodedBatch) -> int | None:
+        ts = batch.events["ts_ms"]
+        return max(ts) - self.config.lateness_ms if ts else None
+
+    def _mark(self, table: str, record: Record) -> int:
+        return self.marks.get(table, {}).get((record.topic, record.partition), -1)
+
+    # -- one batch ---------------------------------------------------------------------------
+    async def process(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
+        async with self._batch_lock:
+            await self._process(batch)
+
+    async def _process(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
+        started = time.perf_counter()
+        assigned = self.consumer.assignment()
+        batch = {tp: recs for tp, recs in batch.items() if tp in assigned}  # revoked meanwhile
+        records = [r for tp in sorted(batch) for r in batch[tp]]
+        events = [r for r in records if r.topic == self.config.events_topic]
+        letters = [r for r in records if r.topic == self.config.dlq_topic]
+        writes = self._dead_letter_writes(letters)
+        fresh = [r for r in events if r.offset > self._mark("events", r)]
+        decoded = decode_records(fresh)
+        self._remember_names(decoded)
+        writes += self._attribute(decoded)
+        await self._write_all(writes)
+        if (
+            self.config.chaos_exit_after_write
+            and random.random() < self.config.chaos_exit_after_write
+        ):
+            os._exit(137)  # the crash-safety suite: written, not committed
+        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
+        await self._commit(offsets)
+        self.metrics.batches.inc()
+        self.metrics.batch_records.observe(len(records))
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self.metrics.retained_touches.set(self.state.retained_touches)
+
+    def _dead_letter_writes(self, letters: Sequence[Record]) -> list[PendingWrite]:
+        fresh = [r for r in letters if r.offset > self._mark("rejected_events", r)]
+        if not fresh:
+            return []
+        columns, bad = dead_letter_columns(fresh)
+        writes = [PendingWrite("rejected_events", columns, _token("rejected_events", fresh))]
+        if bad:
+            writes.append(
+                PendingWrite(
+                    "rejected_events",
+                    rejected_columns(bad),
+                    _token("rejected_events:bad", [b.record for b in bad]),
+                )
+            )
+        return writes
+
+    def _attribute(self, decoded: DecodedBatch) -> list[PendingWrite]:
+        writes: list[PendingWrite] = []
+        records = _records_of(decoded)
+        if decoded.rejected:
+            self.metrics.dead_letters.inc(len(decoded.rejected))
+            rejected = [
+                r
+                for r in decoded.rejected
+                if r.record.offset > self._mark("rejected_events", r.record)
+            ]
+            if rejected:
+                writes.append(
+                    PendingWrite(
+                        "rejected_events",
+                        rejected_columns(rejected),
+                        _token("rejected_events", [r.record for r in rejected]),
+                    )
+                )
+        if decoded.size == 0:
+            return writes
+        keys = np.asarray(decoded.events["event_key"], np.int64)
+        first = self.seen.first_seen(keys)
+        self.metrics.duplicates.inc(int((~first).sum()))
+        keep = np.flatnonzero(first)
+        kept = set(keep.tolist())
+        decoded.touch_rows = [r for r in decoded.touch_rows if r in kept]
+        decoded.conversion_rows = [r for r in decoded.conversion_rows if r in kept]
+        decoded.reversal_rows = [r for r in decoded.reversal_rows if r in kept]
+
+        now_ms = self.clock.now_ms()
+        result = self.state.append(
+            touches_of(decoded), conversions_of(decoded), self._watermark(decoded)
+        )
+        infos = self._conversion_infos(decoded)
+        credit_cols = credit_columns(
+            result.credits, infos, self.partner_names, self.partner_types, now_ms, is_reversal=False
+        )
+        credit_parts = [credit_cols]
+        reversal_cols = self._reversals(decoded, credit_cols, now_ms)
+        if reversal_cols is not None:
+            credit_parts.append(reversal_cols)
+        for cols in credit_parts:
+            fresh = [
+                o > self.marks.get("attribution_credits", {}).get((t, p), -1)
+                for t, p, o in zip(
+                    cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True
+                )
+            ]
+            cols = filter_columns(cols, fresh)
+            if cols["conversion_id"]:
+                writes.append(
+                    PendingWrite(
+                        "attribution_credits", cols, _token_of_columns("attribution_credits", cols)
+                    )
+                )
+        events_cols = event_columns(decoded, keep)
+        writes.append(PendingWrite("events", events_cols, _token("events", records)))
+        self.seen.add(keys[keep], np.asarray(decoded.events["ts_ms"], np.int64)[keep])
+        self._observe_latency(decoded, now_ms)
+        return writes
+
+    def _observe_latency(self, decoded: DecodedBatch, now_ms: int) -> None:
+        received = decoded.events["received_at"]
+        for r in decoded.conversion_rows:
+            self.metrics.event_to_credit_seconds.observe(max(0, now_ms - received[r]) / 1000)
+
+    def _conversion_infos(self, decoded: DecodedBatch) -> dict[int, ConversionInfo]:
+        cols = decoded.events
+        return {
+            cols["event_key"][r]: ConversionInfo(
+                conversion_id=cols["event_id"][r],
+                conversion_ts_ms=cols["ts_ms"][r],
+                advertiser_id=cols["advertiser_id"][r],
+                identity=cols["identity"][r],
+                event_name="install" if cols["type"][r] == "install" else cols["event_name"][r],
+                order_id=cols["order_id"][r],
+                currency=cols["currency"][r],
+                kafka_topic=cols["kafka_topic"][r],
+                kafka_partition=cols["kafka_partition"][r],
+                kafka_offset=cols["kafka_offset"][r],
+            )
+            for r in decoded.conversion_rows
+        }
+
+    # -- reversals -----------------------------------------------------------------------
+    def _reversal_requests(
+        self, decoded: DecodedBatch, rows: Sequence[int]
+    ) -> list[ReversalRequest]:
+        cols = decoded.events
+        out = []
+        for r in rows:
+            payload_amount = cols["revenue"][r]
+            out.append(
+                ReversalRequest(
+                    advertiser_id=cols["advertiser_id"][r],
+                    order_id=cols["order_id"][r],
+                    amount=payload_amount if payload_amount > 0 else FULL_REVERSAL,
+                    source=ConversionInfo(
+                        cols["event_id"][r],
+                        cols["ts_ms"][r],
+                        cols["advertiser_id"][r],
+                        cols["identity"][r],
+                        "",
+                        cols["order_id"][r],
+                        cols["currency"][r],
+                        cols["kafka_topic"][r],
+                        cols["kafka_partition"][r],
+                        cols["kafka_offset"][r],
+                    ),
+                )
+            )
+        return out
+
+    def _reversals(
+        self, decoded: DecodedBatch, batch_credits: Columns, now_ms: int
+    ) -> Columns | None:
+        requests = self._reversal_requests(decoded, decoded.reversal_rows)
+        new_orders = {
+            (a, o)
+            for a, o in zip(batch_credits["advertiser_id"], batch_credits["order_id"], strict=True)
+            if o
+        }
+        retry = [p for p in self.pending_reversals if (p.advertiser_id, p.order_id) in new_orders]
+        self.pending_reversals = [p for p in self.pending_reversals if p not in retry]
+        requests = retry + requests
+        if not requests:
+            return None
+        stored = self._stored_credits(requests)
+        stored += _batch_credits(batch_credits, {(r.advertiser_id, r.order_id) for r in requests})
+        outcome = apply_reversals(requests, stored)
+        self.pending_reversals.extend(outcome.unmatched)
+        if not len(outcome.credits):
+            return None
+        return credit_columns(
+            outcome.credits,
+            outcome.conversions,
+            self.partner_names_for(stored),
+            self.partner_types,
+            now_ms,
+            is_reversal=True,
+            source=outcome.sources,
+        )
+
+    def partner_names_for(self, stored: Sequence[StoredCredit]) -> dict[int, str]:
+        names = dict(self.partner_names)
+        for row in stored:
+            names[hash_id(row.partner_id)] = row.partner_id
+        return names
+
+    def _stored_credits(self, requests: Sequence[ReversalRequest]) -> list[StoredCredit]:
+        rows = self.sink.query_rows(
+            CREDIT_QUERY,
+            {
+                "orders": sorted({r.order_id for r in requests}),
+                "advertisers": sorted({r.advertiser_id for r in requests}),
+            },
+        )
+        return [stored_credit(row) for row in rows]
+
+    def _match_pending_from_store(self, *, stored_only: bool) -> None:
+        if not self.pending_reversals:
+            return
+        stored = self._stored_credits(self.pending_reversals)
+        done = {(s.info.advertiser_id, s.info.order_id) for s in stored if s.is_reversal}
+        self.pending_reversals = [
+            p for p in self.pending_reversals if (p.advertiser_id, p.order_id) not in done
+        ]
+
+    # -- IO with retries -------------------------------------------------------------------
+    async def _write_all(self, writes: Sequence[PendingWrite]) -> None:
+        for write in writes:
+            await self._write(write)
+
+    async def _write(self, write: PendingWrite) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await asyncio.to_thread(self.sink.write, write.table, write.columns, write.token)
+                self.metrics.rows_written.labels(write.table).inc(
+                    len(next(iter(write.columns.values()), []))
+                )
+                self._advance_marks(write)
+                return
+            except StoreUnavailable as exc:
+                if self._stop.is_set():
+                    raise
+                self.metrics.retries.inc()
+                log.warning(
+                    "sink_retry",
+                    extra={"table": write.table, "error": str(exc)[:200], "delay_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.retry_max_seconds)
+
+    def _advance_marks(self, write: PendingWrite) -> None:
+        marks = self.marks.setdefault(write.table, {})
+        cols = write.columns
+        for t, p, o in zip(
+            cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True
+        ):
+            if o > marks.get((t, p), -1):
+                marks[(t, p)] = o
+
+    async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        try:
+            await self.consumer.commit(offsets)
+        except BusError as exc:
+            # e.g. revoked meanwhile: the new owner replays from the last commit, and the
+            # high-water marks keep that replay from writing anything twice.
+            log.warning("commit_failed", extra={"error": str(exc)[:200]})
+
+
+def _records_of(decoded: DecodedBatch) -> list[tuple[str, int, int]]:
+    cols = decoded.events
+    return list(
+        zip(cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True)
+    )
+
+
+def _token(table: str, records: Sequence[Record] | Sequence[tuple[str, int, int]]) -> str:
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    for item in records:
+        t, p, o = (item.topic, item.partition, item.offset) if isinstance(item, Record) else item
+        lo, hi = ranges.get((t, p), (o, o))
+        ranges[(t, p)] = (min(lo, o), max(hi, o))
+    return dedup_token(table, ranges)
+
+
+def _token_of_columns(table: str, cols: Columns) -> str:
+    return _token(
+        table,
+        list(zip(cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True)),
+    )
+
+
+def _batch_credits(cols: Columns, orders: set[tuple[str, str]]) -> list[StoredCredit]:
+    out = []
+    for i, (adv, order) in enumerate(zip(cols["advertiser_id"], cols["order_id"], strict=True)):
+        if (adv, order) not in orders:
+            continue
+        info = ConversionInfo(
+            cols["conversion_id"][i],
+            cols["conversion_ts"][i],
+            adv,
+            cols["identity"][i],
+            cols["event_name"][i],
+            order,
+            cols["currency"][i],
+            cols["kafka_topic"][i],
+            cols["kafka_partition"][i],
+            cols["kafka_offset"][i],
+        )
+        out.append(
+            StoredCredit(
+                info,
+                cols["touch_key"][i],
+                cols["partner_id"][i],
+                cols["model"][i],
+                cols["role"][i],
+                cols["position"][i],
+                cols["path_length"][i],
+                cols["weight"][i],
+                cols["credited_revenue"][i],
+                False,
+            )
+        )
+    return out

@@ -1,0 +1,149 @@
+"""The shared path of every door: validate, enrich, publish; refuse into dead letters.
+
+Every route hands its raw items (or events it built) to `Intake`. Valid items are enriched
+(`tracker.enrich`) and published; each refused item becomes a dead letter with its reason,
+published to the DLQ topic. The call returns only when both are durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.events import EventBase
+from services.clock import Clock
+from services.collector.publisher import Publisher
+from tracker.dead_letters import DeadLetter, raw_text
+from tracker.enrich import EnrichConfig, RequestInfo, enrich
+from tracker.errors import InvalidEvent, TrackerError
+from tracker.sdk_batches import describe, validate_item
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    reason: str
+    detail: str
+
+    def as_item(self) -> dict[str, Any]:
+        return {"index": self.index, "error": self.reason, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class Outcome:
+    accepted: list[EventBase] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.accepted),
+            "rejected": [r.as_item() for r in self.rejected],
+            "event_ids": [e.event_id for e in self.accepted],
+        }
+
+
+class Intake:
+    def __init__(
+        self,
+        publisher: Publisher,
+        enrich_config: EnrichConfig,
+        clock: Clock,
+        *,
+        max_event_bytes: int,
+        new_id: Callable[[], str] = new_uuid,
+    ) -> None:
+        self.publisher = publisher
+        self.enrich_config = enrich_config
+        self.clock = clock
+        self.max_event_bytes = max_event_bytes
+        self.new_id = new_id
+
+    def dead_letter(
+        self, exc: TrackerError, raw: object, info: RequestInfo, endpoint: str
+    ) -> DeadLetter:
+        return DeadLetter(
+            rejected_id=self.new_id(),
+            received_at_ms=info.received_at_ms,
+            endpoint=endpoint,
+            source=info.source.value,
+            reason=exc.reason,
+            detail=exc.message,
+            status_code=exc.status_code,
+            raw=raw_text(raw),
+            advertiser_id=info.advertiser_id or "",
+        )
+
+    async def accept_items(
+        self,
+        items: Sequence[Any],
+        info: RequestInfo,
+        endpoint: str,
+        *,
+        check_size: bool = True,
+        allow_server_only: bool = False,
+    ) -> Outcome:
+        """Validate and enrich raw items one by one; publish the good, dead-letter the rest."""
+        outcome = Outcome()
+        letters: list[DeadLetter] = []
+        for index, item in enumerate(items):
+            try:
+                event = validate_item(
+                    item,
+                    max_event_bytes=self.max_event_bytes,
+                    check_size=check_size,
+                    allowed_server_only=allow_server_only,
+                )
+                outcome.accepted.append(self._enrich(event, info))
+            except TrackerError as exc:
+                outcome.rejected.append(Rejection(index, exc.reason, exc.message))
+                letters.append(self.dead_letter(exc, item, info, endpoint))
+        await self._flush(outcome.accepted, letters)
+        return outcome
+
+    async def accept_events(
+        self, events: Sequence[EventBase], info: RequestInfo, endpoint: str
+    ) -> Outcome:
+        """Events a route built itself (clicks, postbacks): enrich, publish, dead-letter."""
+        outcome = Outcome()
+        letters: list[DeadLetter] = []
+        for index, event in enumerate(events):
+            try:
+                outcome.accepted.append(self._enrich(event, info))
+            except TrackerError as exc:
+                outcome.rejected.append(Rejection(index, exc.reason, exc.message))
+                letters.append(self.dead_letter(exc, event.model_dump(mode="json"), info, endpoint))
+        await self._flush(outcome.accepted, letters)
+        return outcome
+
+    async def reject(
+        self, exc: TrackerError, raw: object, info: RequestInfo, endpoint: str
+    ) -> DeadLetter:
+        """Record one refused request as a dead letter (durably) and return it."""
+        letter = self.dead_letter(exc, raw, info, endpoint)
+        await self.publisher.dead_letter([letter])
+        return letter
+
+    def _enrich(self, event: EventBase, info: RequestInfo) -> EventBase:
+        try:
+            return enrich(event, info, self.enrich_config, self.new_id())
+        except ValidationError as exc:  # an enrichment value broke a model constraint
+            raise InvalidEvent(describe(exc)) from exc
+
+    async def _flush(self, events: list[EventBase], letters: list[DeadLetter]) -> None:
+        if events and letters:
+            await asyncio.gather(
+                self.publisher.publish(events), self.publisher.dead_letter(letters)
+            )
+        elif events:
+            await self.publisher.publish(events)
+        elif letters:
+            await self.publisher.dead_letter(letters)

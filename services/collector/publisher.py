@@ -1,0 +1,49 @@
+"""Encoding events and dead letters and handing them to the bus, keyed by partition key."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from schemas.events import EventBase
+from services.bus.protocols import EventProducer
+from services.collector.metrics import CollectorMetrics
+from tracker.dead_letters import DeadLetter
+
+
+def encode_event(event: EventBase) -> tuple[bytes, bytes]:
+    """(Kafka key, JSON value); None fields are left out to keep records small."""
+    return event.partition_key().encode(), event.model_dump_json(exclude_none=True).encode()
+
+
+class Publisher:
+    def __init__(
+        self,
+        producer: EventProducer,
+        *,
+        events_topic: str,
+        dlq_topic: str,
+        metrics: CollectorMetrics,
+    ) -> None:
+        self._producer = producer
+        self._events_topic = events_topic
+        self._dlq_topic = dlq_topic
+        self._metrics = metrics
+
+    async def publish(self, events: Sequence[EventBase]) -> None:
+        """Returns once every event is durable; raises a BusError otherwise (answer 503)."""
+        if not events:
+            return
+        started = time.perf_counter()
+        await self._producer.send_batch(self._events_topic, [encode_event(e) for e in events])
+        self._metrics.produce_seconds.observe(time.perf_counter() - started)
+        for event in events:
+            source = event.context.source.value if event.context.source else "unknown"
+            self._metrics.events_accepted.labels(event.type, source).inc()  # type: ignore[attr-defined]
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        await self._producer.send_batch(self._dlq_topic, [(d.key, d.to_json()) for d in letters])
+        for letter in letters:
+            self._metrics.events_rejected.labels(letter.reason).inc()

@@ -1,0 +1,84 @@
+"""The conversion pixel `GET /p.gif` and the browser snippet `GET /ps.js`."""
+
+from __future__ import annotations
+
+import base64
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from schemas.events import Source, parse_event
+from services.collector.deps import CollectorDeps
+from tracker.errors import InvalidEvent, TrackerError, Unauthorized
+from tracker.pixels import conversion_from_pixel
+from tracker.sdk_batches import describe
+
+TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_CACHE = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
+    "Pragma": "no-cache",
+    "Expires": "0",
+}
+CLICK_ID_COOKIE = "ps_clickid"
+
+
+def gif_response(rejected_reason: str | None = None, status_code: int = 200) -> Response:
+    headers = dict(NO_CACHE)
+    if rejected_reason:
+        headers["X-Partnerstream-Rejected"] = rejected_reason
+    return Response(
+        TRANSPARENT_GIF, status_code=status_code, media_type="image/gif", headers=headers
+    )
+
+
+def build_router(deps: CollectorDeps) -> APIRouter:
+    router = APIRouter(tags=["pixels"])
+    snippet = resources.files("tracker").joinpath("static/ps.js").read_bytes()
+
+    @router.get(
+        "/p.gif",
+        response_class=Response,
+        responses={200: {"content": {"image/gif": {}}, "description": "always a 1x1 GIF"}},
+        summary="Conversion pixel",
+        description="`?key=<write key>&event=purchase&order_id=A1&amount=12.50&currency=EUR"
+        "&clickid=<click id>`; the click id may also come from the `ps_clickid` cookie. "
+        "Invalid input is dead-lettered with its reason (header `X-Partnerstream-Rejected`); "
+        "the answer is always the GIF so a page never breaks.",
+    )
+    async def conversion_pixel(request: Request) -> Response:
+        params = request.query_params
+        info = deps.request_info(request, Source.PIXEL)
+        try:
+            advertiser = deps.registry.advertiser_for_write_key(params.get("key"))
+            info = deps.request_info(request, Source.PIXEL, advertiser.id)
+            deps.rate_limit(f"pixel:{advertiser.id}")
+            raw = conversion_from_pixel(
+                params,
+                ts_ms=info.received_at_ms,
+                cookie_click_id=request.cookies.get(CLICK_ID_COOKIE),
+                default_currency=advertiser.currency,
+            )
+            try:
+                event = parse_event(raw)
+            except ValidationError as exc:
+                raise InvalidEvent(describe(exc)) from exc
+            outcome = await deps.intake.accept_events([event], info, "/p.gif")
+        except TrackerError as exc:
+            if isinstance(exc, Unauthorized):
+                deps.metrics.auth_failures.labels(exc.reason).inc()
+            await deps.intake.reject(exc, str(request.url.query), info, "/p.gif")
+            return gif_response(exc.reason)
+        rejected = outcome.rejected[0].reason if outcome.rejected else None
+        return gif_response(rejected)
+
+    @router.get("/ps.js", response_class=Response, summary="The browser snippet")
+    async def ps_js() -> Response:
+        return Response(
+            snippet,
+            media_type="application/javascript",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    return router

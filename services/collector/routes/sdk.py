@@ -1,0 +1,141 @@
+"""`POST /v1/events`: SDK and browser batches, authenticated by a per-advertiser write key.
+
+Accepts `application/json` and the `text/plain` JSON that `navigator.sendBeacon` sends. CORS
+is answered per write key: a browser's `Origin` must be on its advertiser's allowlist.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from schemas.events import Source
+from services.collector.deps import CollectorDeps
+from services.collector.http_errors import tracker_error_response
+from tracker.errors import Forbidden, TooLarge, TrackerError, Unauthorized
+from tracker.registry import Advertiser
+from tracker.sdk_batches import parse_batch_body
+
+log = logging.getLogger("partnerstream.collector")
+
+BATCH_EXAMPLE = {
+    "write_key": "dev-acme-write-key-0001",
+    "events": [
+        {
+            "type": "conversion",
+            "ts": "2026-11-23T10:00:00Z",
+            "event_name": "purchase",
+            "order_id": "A-1001",
+            "revenue": 4999,
+            "currency": "EUR",
+            "click_id": "<click id>",
+        },
+    ],
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) as soon as it is larger than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }
+
+
+def build_router(deps: CollectorDeps) -> APIRouter:
+    router = APIRouter(tags=["SDK"])
+    settings = deps.settings
+
+    def known_origin(origin: str) -> bool:
+        return any(a.allows_origin(origin) for a in deps.registry.advertisers.values())
+
+    def authenticate(request: Request, body_key: str | None) -> Advertiser:
+        try:
+            advertiser = deps.registry.advertiser_for_write_key(bearer_token(request) or body_key)
+            origin = request.headers.get("origin")
+            if origin and not advertiser.allows_origin(origin):
+                raise Forbidden(
+                    f"origin {origin} is not allowed for this key", reason="origin_not_allowed"
+                )
+        except (Unauthorized, Forbidden) as exc:
+            deps.metrics.auth_failures.labels(exc.reason).inc()
+            log.warning("auth_failed", extra={"path": "/v1/events", "reason": exc.reason})
+            raise
+        return advertiser
+
+    @router.options("/v1/events", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        origin = request.headers.get("origin", "")
+        if not origin or not known_origin(origin):
+            return Response(status_code=403)
+        headers = cors_headers(origin) | {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600",
+        }
+        return Response(status_code=204, headers=headers)
+
+    @router.post(
+        "/v1/events",
+        summary="Send a batch of events",
+        description='Body `{"events": [...]}` as JSON or text/plain (sendBeacon); the write '
+        "key as `Authorization: Bearer <key>` or a `write_key` field. Valid events are kept "
+        "even when others in the batch are refused.",
+        openapi_extra={
+            "requestBody": {"content": {"application/json": {"example": BATCH_EXAMPLE}}}
+        },
+        responses={
+            200: {"description": "`{accepted, rejected: [{index, error, detail}], event_ids}`"},
+            400: {"description": "malformed JSON or batch shape"},
+            401: {"description": "missing or unknown write key"},
+            403: {"description": "browser origin not allowed for this key"},
+            413: {"description": "event or request over the size limits"},
+            429: {"description": "rate limited (Retry-After)"},
+        },
+    )
+    async def events(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        try:
+            body = await read_body(request, settings.max_request_bytes)
+            batch = parse_batch_body(body)
+            advertiser = authenticate(request, batch.write_key)
+            if batch.items:
+                deps.rate_limit(f"sdk:{advertiser.id}", cost=len(batch.items))
+        except TrackerError as exc:
+            response = tracker_error_response(exc)
+            if origin and known_origin(origin):
+                response.headers.update(cors_headers(origin))
+            return response
+        info = deps.request_info(request, Source.SDK, advertiser.id)
+        outcome = await deps.intake.accept_items(
+            batch.items, info, "/v1/events", check_size=len(body) > settings.max_event_bytes
+        )
+        payload: dict[str, Any] = outcome.as_response()
+        headers = cors_headers(origin) if origin else {}
+        return JSONResponse(payload, headers=headers)
+
+    return router
