@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from attribution.contracts import load_contracts
 from services.attributor.factory import build_attributor
 from services.attributor.metrics import AttributorMetrics
 from services.attributor.sink import ClickHouseSink
@@ -27,6 +28,7 @@ from services.clock import SystemClock
 from services.collector.app import create_app
 from services.collector.metrics import CollectorMetrics
 from services.logs import configure_logging
+from services.reports import build_reports_router
 from services.settings import AttributorSettings, CollectorSettings, load
 from services.store.clickhouse import connect
 from services.store.migrations import migrate
@@ -85,8 +87,15 @@ def build_attributor_app(settings: AttributorSettings) -> FastAPI:
         settings, [settings.events_topic, settings.dlq_topic], settings.consumer_group
     )
     metrics = AttributorMetrics()
+    registry = load_registry(settings.registry_path)
     attributor = build_attributor(
-        settings, consumer, ClickHouseSink(client), SystemClock(), metrics=metrics
+        settings,
+        consumer,
+        ClickHouseSink(client),
+        SystemClock(),
+        metrics=metrics,
+        partner_types={p.id: p.partner_type for p in registry.partners.values()},
+        contracts=load_contracts(registry.contracts),
     )
 
     @asynccontextmanager
@@ -102,6 +111,9 @@ def build_attributor_app(settings: AttributorSettings) -> FastAPI:
                 await asyncio.wait_for(task, timeout=30)
 
     app = FastAPI(title="partnerstream attributor", lifespan=lifespan)
+    app.include_router(
+        build_reports_router(client, registry, SystemClock(), engine=attributor.config.engine)
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from attribution.contracts import load_contracts
 from services.attributor.factory import build_attributor
 from services.attributor.metrics import AttributorMetrics
 from services.attributor.sink import ClickHouseSink
@@ -23,6 +24,7 @@ from services.buses import consumer_for, local_log
 from services.clock import Clock, SystemClock
 from services.collector.app import create_app
 from services.logs import configure_logging
+from services.reports import build_reports_router
 from services.settings import EmbeddedSettings, load
 from services.store.clickhouse import connect
 from services.store.migrations import migrate
@@ -53,8 +55,12 @@ def build_embedded_app(settings: EmbeddedSettings, clock: Clock | None = None) -
         clock,
         metrics=attributor_metrics,
         partner_types={p.id: p.partner_type for p in registry.partners.values()},
+        contracts=load_contracts(registry.contracts),
     )
     app = create_app(settings, registry=registry, producer=bus, clock=clock, manage_producer=False)
+    app.include_router(
+        build_reports_router(client, registry, clock, engine=attributor.config.engine)
+    )
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -61,14 +61,17 @@ class KafkaSettings(_Base):
         return bool(self.kafka_bootstrap_servers.strip())
 
 
-class CollectorSettings(StoreSettings, KafkaSettings):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+class RegistrySettings(_Base):
     registry_path: Path = Field(
         Path("deploy/registry.example.yaml"),
         validation_alias="PARTNERSTREAM_REGISTRY",
         description="YAML or JSON: advertisers, campaigns, partners, contracts",
     )
+
+
+class CollectorSettings(StoreSettings, KafkaSettings, RegistrySettings):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
     click_secrets: SecretStr = Field(
         SecretStr(f"1:{DEV_PLACEHOLDER_SECRET}"),
         description="click id HMAC secrets as '<key id>:<secret>,...'; the first signs, "
@@ -104,7 +107,7 @@ class CollectorSettings(StoreSettings, KafkaSettings):
         return self
 
 
-class AttributorSettings(StoreSettings, KafkaSettings):
+class AttributorSettings(StoreSettings, KafkaSettings, RegistrySettings):
     consumer_group: str = "partnerstream-attributor"
     batch_max_records: int = Field(20_000, ge=1)
     batch_max_ms: int = Field(250, ge=1)
@@ -124,7 +127,7 @@ class AttributorSettings(StoreSettings, KafkaSettings):
     )
 
 
-class EmbeddedSettings(CollectorSettings, AttributorSettings):
+class EmbeddedSettings(CollectorSettings, AttributorSettings):  # type: ignore[misc]
     """`partnerstream run`: collector + attributor in one process on the local bus and chDB."""
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from attribution.columns import Model
+from attribution.contracts import ContractBook
 from attribution.engine import EngineConfig
 from attribution.windows import DAY_MS, HOUR_MS, LookbackWindows
 from services.attributor.metrics import AttributorMetrics
+from services.attributor.payouts import contract_models
 from services.attributor.service import Attributor, AttributorConfig
 from services.attributor.sink import Sink
 from services.bus.protocols import EventConsumer
@@ -59,12 +62,19 @@ def build_attributor(
     *,
     metrics: AttributorMetrics | None = None,
     partner_types: Mapping[str, str] | None = None,
+    contracts: ContractBook | None = None,
 ) -> Attributor:
+    """The attributor; it also computes every model the contracts split payouts by."""
+    config = attributor_config(settings)
+    if contracts is not None:
+        extra = tuple(sorted(contract_models(contracts) - set(config.models)))
+        config = replace(config, models=config.models + extra)
     return Attributor(
         consumer,
         sink,
         clock,
-        attributor_config(settings),
+        config,
         metrics=metrics,
         partner_types=partner_types,
+        contracts=contracts,
     )

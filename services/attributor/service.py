@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from attribution.columns import Model
-from attribution.engine import EngineConfig
+from attribution.columns import Conversions, Credits, Model
+from attribution.contracts import ContractBook
+from attribution.engine import EngineConfig, concat_credits
 from attribution.ids import hash_id
 from attribution.reversals import FULL_REVERSAL
 from attribution.state import JourneyState
 from services.attributor.decode import DecodedBatch, conversions_of, decode_records, touches_of
+from services.attributor.installs import INSTALL_CREDITS_QUERY, InstallCredit, Orphan, inherit
 from services.attributor.metrics import AttributorMetrics
+from services.attributor.payouts import PayoutStage, PostInstall
 from services.attributor.reversals import (
     CREDIT_QUERY,
     ReversalRequest,
@@ -48,7 +51,7 @@ from services.bus.errors import BusError
 from services.bus.protocols import EventConsumer
 from services.bus.records import Record, TopicPartition
 from services.clock import Clock
-from services.errors import StoreUnavailable
+from services.errors import ConfigError, StoreUnavailable
 
 log = logging.getLogger("partnerstream.attributor")
 HOUR_MS = 3_600_000
@@ -89,6 +92,7 @@ class Attributor:
         *,
         metrics: AttributorMetrics | None = None,
         partner_types: Mapping[str, str] | None = None,
+        contracts: ContractBook | None = None,
     ) -> None:
         self.consumer = consumer
         self.sink = sink
@@ -97,10 +101,25 @@ class Attributor:
         self.metrics = metrics or AttributorMetrics()
         self.partner_types: dict[str, str] = dict(partner_types or {})
         self.partner_names: dict[int, str] = {}
+        self.payout_stage = (
+            PayoutStage(contracts, self.partner_types, self.partner_names)
+            if contracts is not None and contracts.versions
+            else None
+        )
+        if self.payout_stage is not None:
+            missing = self.payout_stage.models_needed() - set(self.config.models)
+            if missing:
+                raise ConfigError(
+                    "contracts split payouts by models the attributor does not compute: "
+                    + ", ".join(sorted(m.name.lower() for m in missing))
+                    + " (add them to PARTNERSTREAM_MODELS)"
+                )
         self.state = JourneyState(self.config.engine, self.config.models)
         self.seen = SeenEvents()
         self.marks: dict[str, dict[tuple[str, int], int]] = {}
         self.pending_reversals: list[ReversalRequest] = []
+        self.pending_orphans: dict[int, tuple[Orphan, ConversionInfo]] = {}
+        self._late_revenue: dict[int, int] = {}
         self._stop = asyncio.Event()
         # Rebalance callbacks may run while a batch is between its write and its commit
         # (aiokafka runs them from its coordinator task): they wait for the batch to finish.
@@ -162,6 +181,8 @@ class Attributor:
                 self.state.append(touches_of(chunk), conversions_of(chunk), self._watermark(chunk))
                 self.pending_reversals.extend(self._reversal_requests(chunk, chunk.reversal_rows))
             self._match_pending_from_store(stored_only=True)
+        if self.payout_stage is not None:
+            self.payout_stage.rebuild(self.sink)
         self.metrics.rebuilds.inc()
         self.metrics.retained_touches.set(self.state.retained_touches)
         log.info(
@@ -263,15 +284,27 @@ class Attributor:
         decoded.reversal_rows = [r for r in decoded.reversal_rows if r in kept]
 
         now_ms = self.clock.now_ms()
-        result = self.state.append(
-            touches_of(decoded), conversions_of(decoded), self._watermark(decoded)
-        )
+        conversions = conversions_of(decoded)
+        result = self.state.append(touches_of(decoded), conversions, self._watermark(decoded))
         infos = self._conversion_infos(decoded)
+        credits, sources, late_post_install = self._with_inherited(decoded, result.credits, infos)
         credit_cols = credit_columns(
-            result.credits, infos, self.partner_names, self.partner_types, now_ms, is_reversal=False
+            credits,
+            infos,
+            self.partner_names,
+            self.partner_types,
+            now_ms,
+            is_reversal=False,
+            source=sources,
         )
         credit_parts = [credit_cols]
-        reversal_cols = self._reversals(decoded, credit_cols, now_ms)
+        payout_parts: list[Columns] = []
+        if self.payout_stage is not None and len(credits):
+            payout_parts.append(self.payout_stage.payouts(
+                credits, _with_late(conversions, late_post_install, infos, self._late_revenue),
+                infos, self._post_install(decoded) + late_post_install, self.sink, now_ms,
+            ))  # fmt: skip
+        reversal_cols = self._reversals(decoded, credit_cols, now_ms, payout_parts)
         if reversal_cols is not None:
             credit_parts.append(reversal_cols)
         for cols in credit_parts:
@@ -288,11 +321,96 @@ class Attributor:
                         "attribution_credits", cols, _token_of_columns("attribution_credits", cols)
                     )
                 )
+        for cols in filter(None, payout_parts):
+            cols = self._fresh("payouts", cols)
+            if cols.get("conversion_id"):
+                writes.append(PendingWrite("payouts", cols, _token_of_columns("payouts", cols)))
         events_cols = event_columns(decoded, keep)
         writes.append(PendingWrite("events", events_cols, _token("events", records)))
         self.seen.add(keys[keep], np.asarray(decoded.events["ts_ms"], np.int64)[keep])
         self._observe_latency(decoded, now_ms)
         return writes
+
+    def _with_inherited(
+        self, decoded: DecodedBatch, credits: Credits, infos: dict[int, ConversionInfo]
+    ) -> tuple[Credits, dict[int, ConversionInfo], list[PostInstall]]:
+        """Add credits of post-install events whose install is in another journey.
+
+        Returns the credits and, per conversion key, where each credit row's source record
+        is (for the sink's high-water marks). An event whose install is not credited yet
+        (its partition may lag) waits in `pending_orphans` and is credited in the batch that
+        credits its install, with that install's record as its source.
+        """
+        cols = decoded.events
+        sources = dict(infos)
+        credited = set(credits.conversion_id.tolist())
+        orphans = [
+            Orphan(
+                cols["event_key"][r], cols["install_id"][r], cols["ts_ms"][r], cols["revenue"][r]
+            )
+            for r in decoded.conversion_rows
+            if cols["install_id"][r] and cols["type"][r] != "install"
+            and cols["event_key"][r] not in credited
+        ]  # fmt: skip
+        installs: dict[str, list[InstallCredit]] = {}
+        install_infos: dict[str, ConversionInfo] = {}
+        columns = (credits.conversion_id, credits.touch_id, credits.partner_id, credits.model)
+        for k, touch, partner, model in zip(*(c.tolist() for c in columns), strict=True):
+            info = infos.get(k)
+            if info is not None and info.event_name == "install":
+                install_infos[info.conversion_id] = info
+                installs.setdefault(info.conversion_id, []).append(InstallCredit(
+                    info.conversion_id, info.conversion_ts_ms, touch,
+                    self.partner_names.get(partner, str(partner)), Model(model)))  # fmt: skip
+        late = [o for o, _ in self.pending_orphans.values() if o.install_id in install_infos]
+        self._late_revenue = {o.conversion_key: o.revenue for o in late}
+        for orphan in late:
+            _, info = self.pending_orphans.pop(orphan.conversion_key)
+            infos[orphan.conversion_key] = info
+            sources[orphan.conversion_key] = install_infos[orphan.install_id]
+        wanted = sorted({o.install_id for o in orphans} - set(installs))
+        if wanted:
+            for conv, ts, touch, partner, model in self.sink.query_rows(
+                INSTALL_CREDITS_QUERY, {"ids": wanted}
+            ):
+                credit = InstallCredit(
+                    str(conv), int(ts), int(touch), str(partner), Model[str(model).upper()]
+                )
+                installs.setdefault(str(conv), []).append(credit)
+                self.partner_names.setdefault(hash_id(str(partner)), str(partner))
+        extra = inherit(
+            orphans + late, installs, self.config.models, self.config.engine.post_install_ms
+        )
+        done = set(extra.conversion_id.tolist())
+        for orphan in orphans:
+            if orphan.conversion_key not in done and orphan.install_id not in installs:
+                self.pending_orphans[orphan.conversion_key] = (orphan, infos[orphan.conversion_key])
+        late_events = [
+            PostInstall(o.conversion_key, infos[o.conversion_key].advertiser_id,
+                        infos[o.conversion_key].event_name, o.ts_ms, o.install_id)
+            for o in late
+        ]  # fmt: skip
+        return (concat_credits([credits, extra]) if len(extra) else credits), sources, late_events
+
+    def _fresh(self, table: str, cols: Columns) -> Columns:
+        """Rows whose source record is above the table's high-water mark (not yet written)."""
+        marks = self.marks.get(table, {})
+        keep = [
+            o > marks.get((t, p), -1)
+            for t, p, o in zip(
+                cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True
+            )
+        ]
+        return filter_columns(cols, keep)
+
+    def _post_install(self, decoded: DecodedBatch) -> list[PostInstall]:
+        cols = decoded.events
+        return [
+            PostInstall(cols["event_key"][r], cols["advertiser_id"][r], cols["event_name"][r],
+                        cols["ts_ms"][r], cols["install_id"][r])
+            for r in decoded.conversion_rows
+            if cols["install_id"][r] and cols["type"][r] != "install"
+        ]  # fmt: skip
 
     def _observe_latency(self, decoded: DecodedBatch, now_ms: int) -> None:
         received = decoded.events["received_at"]
@@ -347,7 +465,11 @@ class Attributor:
         return out
 
     def _reversals(
-        self, decoded: DecodedBatch, batch_credits: Columns, now_ms: int
+        self,
+        decoded: DecodedBatch,
+        batch_credits: Columns,
+        now_ms: int,
+        payout_parts: list[Columns],
     ) -> Columns | None:
         requests = self._reversal_requests(decoded, decoded.reversal_rows)
         new_orders = {
@@ -366,6 +488,10 @@ class Attributor:
         self.pending_reversals.extend(outcome.unmatched)
         if not len(outcome.credits):
             return None
+        if self.payout_stage is not None:
+            payout_parts.append(self.payout_stage.reversal_payouts(
+                outcome.credits, outcome.conversions, outcome.sources, self.sink, now_ms
+            ))  # fmt: skip
         return credit_columns(
             outcome.credits,
             outcome.conversions,
@@ -500,3 +626,32 @@ def _batch_credits(cols: Columns, orders: set[tuple[str, str]]) -> list[StoredCr
             )
         )
     return out
+
+
+def _with_late(
+    conversions: Conversions,
+    late: Sequence[PostInstall],
+    infos: Mapping[int, ConversionInfo],
+    revenue: Mapping[int, int],
+) -> Conversions:
+    """The batch's conversions plus the earlier post-install events credited late in it."""
+    if not late:
+        return conversions
+    keys = [p.conversion_key for p in late]
+    extra = Conversions(
+        conversion_id=np.array(keys, np.int64),
+        identity=np.zeros(len(keys), np.int64),
+        ts_ms=np.array([infos[k].conversion_ts_ms for k in keys], np.int64),
+        advertiser_id=np.array([hash_id(infos[k].advertiser_id) for k in keys], np.int64),
+        event_name=np.array([hash_id(infos[k].event_name) for k in keys], np.int64),
+        order_id=np.array([hash_id(infos[k].order_id) for k in keys], np.int64),
+        revenue=np.array([revenue.get(k, 0) for k in keys], np.int64),
+        currency=np.array([hash_id(infos[k].currency) for k in keys], np.int64),
+        click_id=np.zeros(len(keys), np.int64),
+    )
+    return Conversions(
+        *(np.concatenate([getattr(conversions, f), getattr(extra, f)]) for f in _CONVERSION_FIELDS)
+    )
+
+
+_CONVERSION_FIELDS = tuple(Conversions.__dataclass_fields__)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from attribution.contracts import load_contracts
 from tracker.errors import RegistryInvalid, Unauthorized, UnknownCampaign, UnknownPartner
 from tracker.network import ip_in_networks
 from tracker.registry import Registry, load_registry, parse_registry
@@ -311,17 +312,18 @@ def test_example_registry_loads_and_has_the_documented_content() -> None:
         "kochava",
         "generic",
     }
-    payout_types = {c["payout"]["type"] for c in registry.contracts}
-    assert payout_types >= {"cpa", "revshare", "cpi", "cpi_plus"}
-    cpi_plus = next(c for c in registry.contracts if c["payout"]["type"] == "cpi_plus")
-    assert cpi_plus["payout"]["plus"] == {
-        "event": "registration",
-        "within_days": 7,
-        "amount": "0.80",
-    }
-    assert any(c["attribution"]["model"] == "position_based" for c in registry.contracts)
-    assert any("participation_bonus" in c for c in registry.contracts)
-    assert any(c.get("cap", {}).get("period") == "month" for c in registry.contracts)
+    # the contracts parse, and the example shows every kind of term
+    book = load_contracts(registry.contracts)
+    versions = book.versions
+    assert any(v.cpa for v in versions)
+    assert any(v.revshare_ppm for v in versions)
+    assert any(v.cpi for v in versions)
+    assert any(v.cpi_plus is not None and v.cpi_plus.event_name == "registration"
+               and v.cpi_plus.window_days == 7 for v in versions)  # fmt: skip
+    assert any(v.bonus is not None for v in versions)
+    assert any(v.monthly_cap for v in versions)
+    assert any(v.split.role_weights for v in versions)
+    assert any(v.contract_id == "acme-affiliates" and v.version == 2 for v in versions)
     # every secret in the example is a flagged development placeholder
     placeholders = registry.development_placeholders()
     assert "advertisers.acme-shop.write_keys.0" in placeholders

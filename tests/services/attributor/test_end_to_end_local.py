@@ -12,6 +12,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from attribution.columns import Model
+from attribution.contracts import load_contracts
 from services.attributor.service import Attributor, AttributorConfig
 from services.attributor.sink import ClickHouseSink
 from services.bus.local_bus import LocalBus
@@ -95,10 +96,16 @@ async def test_clicks_and_conversion_become_credits_with_roles(
         assert bad.json()["rejected"]
 
     consumer = bus.consumer(["events.v1", "events.dlq.v1"], "attributor")
-    config = AttributorConfig(
-        models=(Model.LAST_TOUCH, Model.LINEAR, Model.POSITION_BASED), batch_max_ms=50
+    models = (Model.LAST_TOUCH, Model.LINEAR, Model.POSITION_BASED, Model.FIRST_TOUCH)
+    config = AttributorConfig(models=models, batch_max_ms=50)
+    attributor = Attributor(
+        consumer,
+        ClickHouseSink(ch_client),
+        clock,
+        config,
+        partner_types={p.id: p.partner_type for p in registry.partners.values()},
+        contracts=load_contracts(registry.contracts),
     )
-    attributor = Attributor(consumer, ClickHouseSink(ch_client), clock, config)
     task = asyncio.create_task(attributor.run())
 
     def credits() -> int:
@@ -107,7 +114,7 @@ async def test_clicks_and_conversion_become_credits_with_roles(
     def rejected() -> int:
         return int(ch_client.query("SELECT count() FROM rejected_events").result_rows[0][0])
 
-    await wait_for(lambda: credits() >= 7, task)
+    await wait_for(lambda: credits() >= 8, task)
     await wait_for(lambda: rejected() == 1, task)
     attributor.stop()
     await task
@@ -118,6 +125,7 @@ async def test_clicks_and_conversion_become_credits_with_roles(
         "ORDER BY model, position"
     ).result_rows
     assert rows == [
+        ("first_touch", "style-by-mia", "introducer", 10001, "influencer"),
         ("last_touch", "coupon-hub", "closer", 10001, "affiliate"),
         ("linear", "style-by-mia", "introducer", 3334, "influencer"),
         ("linear", "gadget-review-blog", "influencer", 3334, "content"),
@@ -137,3 +145,20 @@ async def test_clicks_and_conversion_become_credits_with_roles(
     ]
     reason = ch_client.query("SELECT reason FROM rejected_events").result_rows
     assert reason == [("invalid_event",)]
+
+    # Payouts under deploy/registry.example.yaml's contracts, by hand (revenue 100.01 EUR):
+    # coupon-hub, affiliate v2: CPA 12.50 split by role weights, its closer share 0.5 -> 625
+    # style-by-mia, influencer: 5 % of its linear credit 3334 -> 166.7 -> 167, bonus 150
+    # gadget-review-blog, content: 8 % of its position-based credit 2000 -> 160; bonus 100
+    #   (its role, influencer, is one of the bonus roles)
+    payouts = ch_client.query(
+        "SELECT partner_id, payout_type, amount, contract_id, contract_version, currency "
+        "FROM payouts ORDER BY partner_id, payout_type"
+    ).result_rows
+    assert payouts == [
+        ("coupon-hub", "cpa", 625, "acme-affiliates", 2, "EUR"),
+        ("gadget-review-blog", "bonus", 100, "acme-content-revshare", 1, "EUR"),
+        ("gadget-review-blog", "revshare", 160, "acme-content-revshare", 1, "EUR"),
+        ("style-by-mia", "bonus", 150, "acme-influencers", 1, "EUR"),
+        ("style-by-mia", "revshare", 167, "acme-influencers", 1, "EUR"),
+    ]

@@ -1,0 +1,75 @@
+"""Post-install events whose install lives in another journey (cross-partition CPI+).
+
+The engine lets a post-install event inherit its install's credit when both share a journey
+key. An MMP in-app postback often carries only the device id, so it is keyed `d:<device>`
+while the install (which carried our click id) is keyed by the click's visitor: another
+journey, maybe another partition. Such events name their install (`install_id`), so the
+attributor looks the install's credits up (this batch's or the stored ones) and credits the
+event the same way: the install's touch and partner, weight 1, role SOLE, its own revenue,
+within the post-install window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from attribution.columns import Credits, Model, Role
+from attribution.ids import hash_id
+
+INSTALL_CREDITS_QUERY = (
+    "SELECT conversion_id, toUnixTimestamp64Milli(conversion_ts), touch_key, partner_id, model "
+    "FROM attribution_credits WHERE conversion_id IN {ids:Array(String)} AND NOT is_reversal "
+    "AND event_name = 'install'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallCredit:
+    install_id: str
+    ts_ms: int
+    touch_key: int
+    partner_id: str
+    model: Model
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A post-install event of this batch that the engine left unattributed."""
+
+    conversion_key: int
+    install_id: str
+    ts_ms: int
+    revenue: int
+
+
+def inherit(
+    orphans: Sequence[Orphan],
+    installs: Mapping[str, Sequence[InstallCredit]],
+    models: Sequence[Model],
+    post_install_ms: int,
+) -> Credits:
+    """Credits for orphans whose install was credited, within the post-install window."""
+    rows: list[tuple[int, int, int, int, int]] = []
+    for orphan in orphans:
+        for credit in installs.get(orphan.install_id, ()):
+            if credit.model not in models:
+                continue
+            if 0 <= orphan.ts_ms - credit.ts_ms <= post_install_ms:
+                rows.append((orphan.conversion_key, credit.touch_key, hash_id(credit.partner_id),
+                             int(credit.model), orphan.revenue))  # fmt: skip
+    n = len(rows)
+    column = np.array(rows, np.int64).reshape(n, 5)
+    return Credits(
+        conversion_id=column[:, 0].copy(),
+        touch_id=column[:, 1].copy(),
+        partner_id=column[:, 2].copy(),
+        role=np.full(n, Role.SOLE, np.int8),
+        model=column[:, 3].astype(np.int8),
+        position=np.zeros(n, np.int32),
+        path_length=np.ones(n, np.int32),
+        weight=np.ones(n),
+        credited_revenue=column[:, 4].copy(),
+    )

@@ -1,0 +1,305 @@
+"""The payout stage of the attributor: contracts from the registry, `attribution.payouts`
+for the rules, and the state those rules need across batches (monthly cap totals, installs
+already paid CPI+), rebuilt from the `payouts` table on every assignment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from attribution.columns import Conversions, Credits, Model, Role
+from attribution.contracts import ContractBook
+from attribution.ids import hash_id
+from attribution.payouts import (
+    CapLedger,
+    CpiPlusLedger,
+    Payouts,
+    PayoutType,
+    PostInstallEvents,
+    compute_payouts,
+)
+from services.attributor.rows import Columns, ConversionInfo
+from services.attributor.sink import Sink
+
+PAYOUT_TYPE_NAMES = {int(t): t.name.lower() for t in PayoutType}
+ROLE_NAMES = {int(r): r.name.lower() for r in Role}
+MODEL_NAMES = {int(m): m.name.lower() for m in Model}
+
+CAPS_QUERY = (
+    "SELECT contract_id, partner_id, "
+    "(toYear(conversion_ts) - 1970) * 12 + toMonth(conversion_ts) - 1 AS month, sum(amount) "
+    "FROM payouts GROUP BY contract_id, partner_id, month"
+)
+CPI_PLUS_QUERY = (
+    "SELECT DISTINCT install_id, contract_id FROM payouts WHERE payout_type = 'cpi_plus'"
+)
+INSTALL_QUERY = (
+    "SELECT conversion_id, toUnixTimestamp64Milli(conversion_ts), touch_key, partner_id, "
+    "role, position, path_length FROM attribution_credits "
+    "WHERE conversion_id IN {ids:Array(String)} AND model = 'last_touch' AND NOT is_reversal"
+)
+PRIOR_QUERY = (
+    "SELECT conversion_id, partner_id, contract_id, contract_version, payout_type, amount, "
+    "currency, role, model FROM payouts WHERE conversion_id IN {ids:Array(String)}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PostInstall:
+    """An in-app event of this batch that names its install (for CPI+)."""
+
+    conversion_key: int
+    advertiser_id: str
+    event_name: str
+    ts_ms: int
+    install_id: str
+
+
+def contract_models(book: ContractBook) -> set[Model]:
+    """Models the contracts split payouts by (role weights are applied to LINEAR rows)."""
+    models = {v.split.model for v in book.versions}
+    if Model.ROLE_WEIGHTS in models:
+        models.discard(Model.ROLE_WEIGHTS)
+        models.add(Model.LINEAR)
+    return models
+
+
+class PayoutStage:
+    def __init__(
+        self, book: ContractBook, partner_types: Mapping[str, str], partner_names: Mapping[int, str]
+    ) -> None:
+        """`partner_types` and `partner_names` are the attributor's live maps (read, not copied)."""
+        self.book = book
+        self.partner_type_names = partner_types
+        self.partner_names = partner_names
+        self.index = book.index(hash_id=hash_id)
+        self.names = {hash_id(v.contract_id): v.contract_id for v in book.versions}
+        self.currencies = {hash_id(v.currency): v.currency for v in book.versions}
+        self.caps = CapLedger.from_mapping({})
+        self.cpi_plus = _cpi_ledger([])
+
+    def _type_ids(self) -> dict[int, int]:
+        return {hash_id(p): hash_id(t) for p, t in self.partner_type_names.items()}
+
+    def reversal_payouts(
+        self,
+        reversal_credits: Credits,
+        originals: Mapping[int, ConversionInfo],
+        sources: Mapping[int, ConversionInfo],
+        sink: Sink,
+        created_at_ms: int,
+    ) -> Columns:
+        """Payouts taken back in proportion to reversed credits (never below zero)."""
+        ids = sorted(
+            {originals[k].conversion_id for k in set(reversal_credits.conversion_id.tolist())}
+        )
+        prior_rows = sink.query_rows(PRIOR_QUERY, {"ids": ids})
+        if not prior_rows:
+            return {}
+        prior = Payouts(
+            conversion_id=np.array([hash_id(str(r[0])) for r in prior_rows], np.int64),
+            partner_id=np.array([hash_id(str(r[1])) for r in prior_rows], np.int64),
+            contract_id=np.array([hash_id(str(r[2])) for r in prior_rows], np.int64),
+            contract_version=np.array([int(r[3]) for r in prior_rows], np.int64),
+            payout_type=np.array([int(PayoutType[str(r[4]).upper()]) for r in prior_rows], np.int8),
+            amount=np.array([int(r[5]) for r in prior_rows], np.int64),
+            currency=np.array([hash_id(str(r[6])) for r in prior_rows], np.int64),
+            role=np.array([_role(str(r[7])) for r in prior_rows], np.int8),
+            model=np.array([_model(str(r[8])) for r in prior_rows], np.int8),
+        )  # fmt: skip
+        keys = list(originals)
+        n = len(keys)
+        z = np.zeros(n, np.int64)
+        conversions = Conversions(
+            conversion_id=np.array(keys, np.int64), identity=z,
+            ts_ms=np.array([originals[k].conversion_ts_ms for k in keys], np.int64),
+            advertiser_id=np.array([hash_id(originals[k].advertiser_id) for k in keys], np.int64),
+            event_name=np.array([hash_id(originals[k].event_name) for k in keys], np.int64),
+            order_id=z, revenue=z, currency=z, click_id=z,
+        )  # fmt: skip
+        empty_credits = reversal_credits.take(np.zeros(0, np.intp))
+        result = compute_payouts(
+            empty_credits,
+            conversions,
+            self.index,
+            partner_types=self._type_ids(),
+            paid_so_far=self.caps,
+            reversal_credits=reversal_credits,
+            prior_payouts=prior,
+        )
+        self.caps = result.paid_so_far
+        cols = self.columns(result.payouts, originals, {}, created_at_ms)
+        # reversal payouts are written with the reversal record's offsets
+        at = [sources[k] for k in result.payouts.conversion_id.tolist()]
+        cols["kafka_topic"] = [s.kafka_topic for s in at]
+        cols["kafka_partition"] = [s.kafka_partition for s in at]
+        cols["kafka_offset"] = [s.kafka_offset for s in at]
+        return cols
+
+    def models_needed(self) -> set[Model]:
+        return contract_models(self.book)
+
+    def rebuild(self, sink: Sink) -> None:
+        paid = {
+            (hash_id(str(c)), hash_id(str(p)), int(m)): int(a)
+            for c, p, m, a in sink.query_rows(CAPS_QUERY, {})
+        }
+        self.caps = CapLedger.from_mapping(paid)
+        self.cpi_plus = _cpi_ledger(
+            [(hash_id(str(i)), hash_id(str(c))) for i, c in sink.query_rows(CPI_PLUS_QUERY, {})]
+        )
+
+    def payouts(
+        self,
+        credits: Credits,
+        conversions: Conversions,
+        infos: Mapping[int, ConversionInfo],
+        post_install: Sequence[PostInstall],
+        sink: Sink,
+        created_at_ms: int,
+    ) -> Columns:
+        """Payout rows for the batch's new credits and its post-install events."""
+        events, install_credits, install_infos = self._post_install(
+            post_install, sink, self._batch_installs(credits, infos)
+        )
+        result = compute_payouts(
+            credits,
+            _with_installs(conversions, install_credits, install_infos),
+            self.index,
+            partner_types=self._type_ids(),
+            paid_so_far=self.caps,
+            post_install=events,
+            install_credits=install_credits,
+            cpi_plus_paid=self.cpi_plus,
+        )
+        self.caps, self.cpi_plus = result.paid_so_far, result.cpi_plus_paid
+        installs = {p.conversion_key: p.install_id for p in post_install}
+        return self.columns(result.payouts, {**install_infos, **infos}, installs, created_at_ms)
+
+    def _batch_installs(
+        self, credits: Credits, infos: Mapping[int, ConversionInfo]
+    ) -> list[tuple[Any, ...]]:
+        """This batch's install credits, shaped like INSTALL_QUERY's rows."""
+        rows = []
+        for i, key in enumerate(credits.conversion_id.tolist()):
+            info = infos.get(key)
+            if info is None or info.event_name != "install":
+                continue
+            if int(credits.model[i]) != Model.LAST_TOUCH:
+                continue
+            partner = self.partner_names.get(int(credits.partner_id[i]), "")
+            rows.append((info.conversion_id, info.conversion_ts_ms, int(credits.touch_id[i]),
+                         partner, ROLE_NAMES[int(credits.role[i])], int(credits.position[i]),
+                         int(credits.path_length[i])))  # fmt: skip
+        return rows
+
+    def _post_install(
+        self, post_install: Sequence[PostInstall], sink: Sink, batch_rows: list[tuple[Any, ...]]
+    ) -> tuple[PostInstallEvents | None, Credits | None, dict[int, ConversionInfo]]:
+        if not post_install:
+            return None, None, {}
+        wanted = {p.install_id for p in post_install}
+        in_batch = [r for r in batch_rows if r[0] in wanted]
+        missing = sorted(wanted - {r[0] for r in in_batch})
+        rows = in_batch + (sink.query_rows(INSTALL_QUERY, {"ids": missing}) if missing else [])
+        if not rows:
+            return None, None, {}
+        ts = {str(r[0]): int(r[1]) for r in rows}
+        known = [p for p in post_install if p.install_id in ts]
+        events = PostInstallEvents(
+            conversion_id=np.array([p.conversion_key for p in known], np.int64),
+            advertiser_id=np.array([hash_id(p.advertiser_id) for p in known], np.int64),
+            event_name=np.array([hash_id(p.event_name) for p in known], np.int64),
+            ts_ms=np.array([p.ts_ms for p in known], np.int64),
+            install_id=np.array([hash_id(p.install_id) for p in known], np.int64),
+            install_ts_ms=np.array([ts[p.install_id] for p in known], np.int64),
+        )
+        n = len(rows)
+        credits = Credits(
+            conversion_id=np.array([hash_id(str(r[0])) for r in rows], np.int64),
+            touch_id=np.array([int(r[2]) for r in rows], np.int64),
+            partner_id=np.array([hash_id(str(r[3])) for r in rows], np.int64),
+            role=np.array([_role(str(r[4])) for r in rows], np.int8),
+            model=np.full(n, Model.LAST_TOUCH, np.int8),
+            position=np.array([int(r[5]) for r in rows], np.int32),
+            path_length=np.array([int(r[6]) for r in rows], np.int32),
+            weight=np.ones(n),
+            credited_revenue=np.zeros(n, np.int64),
+        )
+        adv = {p.install_id: p.advertiser_id for p in known}
+        infos = {
+            hash_id(str(r[0])): ConversionInfo(str(r[0]), int(r[1]), adv.get(str(r[0]), ""),
+                                               "", "install", "", "", "", 0, 0)
+            for r in rows
+        }  # fmt: skip
+        return events, credits, infos
+
+    def columns(
+        self,
+        payouts: Payouts,
+        infos: Mapping[int, ConversionInfo],
+        installs: Mapping[int, str],
+        created_at_ms: int,
+    ) -> Columns:
+        keys = payouts.conversion_id.tolist()
+        conv = [infos[k] for k in keys]
+        partners = [self.partner_names.get(p, str(p)) for p in payouts.partner_id.tolist()]
+        return {
+            "conversion_id": [c.conversion_id for c in conv],
+            "install_id": [installs.get(k, "") for k in keys],
+            "conversion_ts": [c.conversion_ts_ms for c in conv],
+            "advertiser_id": [c.advertiser_id for c in conv],
+            "partner_id": partners,
+            "partner_type": [self.partner_type_names.get(p, "") for p in partners],
+            "contract_id": [self.names.get(c, str(c)) for c in payouts.contract_id.tolist()],
+            "contract_version": payouts.contract_version.tolist(),
+            "payout_type": [PAYOUT_TYPE_NAMES[t] for t in payouts.payout_type.tolist()],
+            "role": [ROLE_NAMES.get(r, "") for r in payouts.role.tolist()],
+            "model": [MODEL_NAMES.get(m, "") for m in payouts.model.tolist()],
+            "amount": payouts.amount.tolist(),
+            "currency": [self.currencies.get(c, "") for c in payouts.currency.tolist()],
+            "created_at": [created_at_ms] * len(keys),
+            "kafka_topic": [c.kafka_topic for c in conv],
+            "kafka_partition": [c.kafka_partition for c in conv],
+            "kafka_offset": [c.kafka_offset for c in conv],
+        }
+
+
+def _role(name: str) -> int:
+    return int(Role[name.upper()]) if name else 0
+
+
+def _model(name: str) -> int:
+    return int(Model[name.upper()]) if name else 0
+
+
+def _cpi_ledger(pairs: Sequence[tuple[int, int]]) -> CpiPlusLedger:
+    return CpiPlusLedger(
+        install_id=np.array([p[0] for p in pairs], np.int64).reshape(len(pairs)),
+        contract_id=np.array([p[1] for p in pairs], np.int64).reshape(len(pairs)),
+    )
+
+
+def _with_installs(
+    conversions: Conversions, install_credits: Credits | None, infos: Mapping[int, ConversionInfo]
+) -> Conversions:
+    """The batch's conversions plus rows for stored installs that CPI+ refers to."""
+    if install_credits is None:
+        return conversions
+    missing = [k for k in infos if k not in set(conversions.conversion_id.tolist())]
+    if not missing:
+        return conversions
+    n = len(missing)
+    z = np.zeros(n, np.int64)
+    extra = Conversions(
+        conversion_id=np.array(missing, np.int64), identity=z,
+        ts_ms=np.array([infos[k].conversion_ts_ms for k in missing], np.int64),
+        advertiser_id=np.array([hash_id(infos[k].advertiser_id) for k in missing], np.int64),
+        event_name=np.full(n, hash_id("install"), np.int64), order_id=z, revenue=z, currency=z,
+        click_id=z,
+    )  # fmt: skip
+    return Conversions(*(np.concatenate([getattr(conversions, f), getattr(extra, f)])
+                         for f in conversions.__dataclass_fields__))  # fmt: skip
