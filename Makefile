@@ -12,7 +12,8 @@ DATA_DIR ?= ./data
 KAFKA := deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit lint format bench chaos loadtest kafka-up kafka-down clean schemas
+
+.PHONY: browser help install run test test-unit lint format bench chaos loadtest kafka-up kafka-down clean schemas
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -29,7 +30,14 @@ run: install ## serve the whole pipeline on 127.0.0.1:8000 (local bus + embedded
 	PARTNERSTREAM_REGISTRY=$${PARTNERSTREAM_REGISTRY:-deploy/registry.example.yaml} \
 	  $(BIN)/partnerstream run --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: install ## start Kafka, run every test, stop Kafka (even on failure)
+browser: ## install Debian's chromium for the dashboard's browser test (when missing, as root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (dashboard browser test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and cannot be installed here: the browser test will skip"; fi; }
+
+test: install browser ## start Kafka, run every test, stop Kafka (even on failure)
 	@set -e; $(KAFKA) start >/dev/null; \
 	  export KAFKA_BOOTSTRAP_SERVERS=$$($(KAFKA) status); \
 	  status=0; $(BIN)/pytest -q -m "not bench and not slow" $(PYTEST_ARGS) || status=$$?; \

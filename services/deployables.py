@@ -27,6 +27,7 @@ from services.buses import consumer_for, prepare_topics, producer_for
 from services.clock import SystemClock
 from services.collector.app import create_app
 from services.collector.metrics import CollectorMetrics
+from services.dashboard import build_dashboard_router
 from services.logs import configure_logging
 from services.reports import build_reports_router
 from services.settings import AttributorSettings, CollectorSettings, load
@@ -114,6 +115,7 @@ def build_attributor_app(settings: AttributorSettings) -> FastAPI:
     app.include_router(
         build_reports_router(client, registry, SystemClock(), engine=attributor.config.engine)
     )
+    app.include_router(build_dashboard_router())
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

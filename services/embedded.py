@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from attribution.contracts import load_contracts
 from services.attributor.factory import build_attributor
@@ -23,6 +24,8 @@ from services.bus.local_bus import LocalBus
 from services.buses import consumer_for, local_log
 from services.clock import Clock, SystemClock
 from services.collector.app import create_app
+from services.collector.metrics import CollectorMetrics
+from services.dashboard import build_dashboard_router
 from services.logs import configure_logging
 from services.reports import build_reports_router
 from services.settings import EmbeddedSettings, load
@@ -47,7 +50,8 @@ def build_embedded_app(settings: EmbeddedSettings, clock: Clock | None = None) -
     consumer = consumer_for(
         settings, [settings.events_topic, settings.dlq_topic], CONSUMER_GROUP, log=log_store
     )
-    attributor_metrics = AttributorMetrics()
+    metrics_registry = CollectorRegistry()  # one /metrics for both halves of the process
+    attributor_metrics = AttributorMetrics(registry=metrics_registry)
     attributor = build_attributor(
         settings,
         consumer,
@@ -57,10 +61,18 @@ def build_embedded_app(settings: EmbeddedSettings, clock: Clock | None = None) -
         partner_types={p.id: p.partner_type for p in registry.partners.values()},
         contracts=load_contracts(registry.contracts),
     )
-    app = create_app(settings, registry=registry, producer=bus, clock=clock, manage_producer=False)
+    app = create_app(
+        settings,
+        registry=registry,
+        producer=bus,
+        clock=clock,
+        manage_producer=False,
+        metrics=CollectorMetrics(registry=metrics_registry),
+    )
     app.include_router(
         build_reports_router(client, registry, clock, engine=attributor.config.engine)
     )
+    app.include_router(build_dashboard_router())
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

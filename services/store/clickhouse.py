@@ -56,7 +56,11 @@ def connect(url: str, database: str | None = None, **settings: Any) -> Client:
             path.mkdir(parents=True, exist_ok=True)
             client = clickhouse_connect.get_client(dsn=f"chdb://{path}", settings=settings)
         elif url.startswith(("http://", "https://")):
-            client = clickhouse_connect.get_client(dsn=url, settings=settings)
+            # no session: the reports' threads and the sink share a client, and a server
+            # refuses concurrent queries in one session ("session is locked")
+            client = clickhouse_connect.get_client(
+                dsn=url, settings=settings, autogenerate_session_id=False
+            )
         else:
             raise ConfigError(
                 f"CLICKHOUSE_URL must start with chdb://, http:// or https://: {url!r}"
