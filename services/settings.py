@@ -115,7 +115,15 @@ class AttributorSettings(StoreSettings, KafkaSettings, RegistrySettings):
     impression_lookback_hours: int = Field(24, ge=1)
     post_install_window_days: int = Field(30, ge=1)
     models: list[str] = Field(
-        default_factory=lambda: ["last_touch", "first_touch", "linear", "position_based"]
+        default_factory=lambda: [
+            "last_touch",
+            "first_touch",
+            "linear",
+            "time_decay",
+            "position_based",
+            "role_weights",
+        ],
+        description="heuristic models credited on the stream, side by side",
     )
     retry_max_seconds: float = Field(30.0, gt=0)
     chaos_exit_after_write: float = Field(
