@@ -101,6 +101,7 @@ def credit_columns(
     *,
     is_reversal: bool,
     source: Mapping[int, ConversionInfo] | None = None,
+    campaigns: Sequence[str] | None = None,
 ) -> Columns:
     """attribution_credits rows. `source` (reversals) gives the offsets the rows come from,
     by conversion key; otherwise they come from the conversion itself."""
@@ -115,7 +116,7 @@ def credit_columns(
         "advertiser_id": [c.advertiser_id for c in conv],
         "partner_id": partners,
         "partner_type": [partner_types.get(p, "") for p in partners],
-        "campaign_id": [""] * n,
+        "campaign_id": list(campaigns) if campaigns is not None else [""] * n,
         "identity": [c.identity for c in conv],
         "event_name": [c.event_name for c in conv],
         "order_id": [c.order_id for c in conv],

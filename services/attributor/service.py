@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from attribution.columns import Conversions, Credits, Model
 from attribution.contracts import ContractBook
@@ -55,6 +56,7 @@ from services.errors import ConfigError, StoreUnavailable
 
 log = logging.getLogger("partnerstream.attributor")
 HOUR_MS = 3_600_000
+EVICT_EVERY_MS = 10 * 60_000  # of event time: how often old ids leave the seen-index
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class Attributor:
         self.metrics = metrics or AttributorMetrics()
         self.partner_types: dict[str, str] = dict(partner_types or {})
         self.partner_names: dict[int, str] = {}
+        self.campaign_names: dict[int, str] = {}
+        self._evicted_at_ms = 0
         self.payout_stage = (
             PayoutStage(contracts, self.partner_types, self.partner_names)
             if contracts is not None and contracts.versions
@@ -176,8 +180,7 @@ class Attributor:
             for start in range(0, len(records), self.config.rebuild_chunk):
                 chunk = decode_records(records[start : start + self.config.rebuild_chunk])
                 self._remember_names(chunk)
-                keys = np.asarray(chunk.events["event_key"], np.int64)
-                self.seen.add(keys, np.asarray(chunk.events["ts_ms"], np.int64))
+                self._index(chunk, np.arange(chunk.size, dtype=np.intp))
                 self.state.append(touches_of(chunk), conversions_of(chunk), self._watermark(chunk))
                 self.pending_reversals.extend(self._reversal_requests(chunk, chunk.reversal_rows))
             self._match_pending_from_store(stored_only=True)
@@ -200,6 +203,22 @@ class Attributor:
             self.partner_names[batch.h(partner)] = partner
             if cols["partner_type"][r]:
                 self.partner_types.setdefault(partner, cols["partner_type"][r])
+            campaign = cols["campaign_id"][r]
+            if campaign:
+                self.campaign_names[batch.h(campaign)] = campaign
+
+    def _index(self, batch: DecodedBatch, rows: NDArray[np.intp]) -> None:
+        """Remember the ids of `rows` (and their campaigns), evicting past the retention."""
+        cols = batch.events
+        keys = np.asarray(cols["event_key"], np.int64)[rows]
+        ts = np.asarray(cols["ts_ms"], np.int64)[rows]
+        campaigns = np.array([batch.h(cols["campaign_id"][r]) for r in rows.tolist()], np.int64)
+        self.seen.add(keys, ts, campaigns)
+        if ts.shape[0]:
+            newest = int(ts.max())
+            if newest - self._evicted_at_ms > EVICT_EVERY_MS:
+                self.seen.evict(newest - self.config.retention_ms)
+                self._evicted_at_ms = newest
 
     def _watermark(self, batch: DecodedBatch) -> int | None:
         ts = batch.events["ts_ms"]
@@ -282,6 +301,7 @@ class Attributor:
         decoded.touch_rows = [r for r in decoded.touch_rows if r in kept]
         decoded.conversion_rows = [r for r in decoded.conversion_rows if r in kept]
         decoded.reversal_rows = [r for r in decoded.reversal_rows if r in kept]
+        self._index(decoded, keep)
 
         now_ms = self.clock.now_ms()
         conversions = conversions_of(decoded)
@@ -296,6 +316,7 @@ class Attributor:
             now_ms,
             is_reversal=False,
             source=sources,
+            campaigns=self._campaigns(credits),
         )
         credit_parts = [credit_cols]
         payout_parts: list[Columns] = []
@@ -327,7 +348,6 @@ class Attributor:
                 writes.append(PendingWrite("payouts", cols, _token_of_columns("payouts", cols)))
         events_cols = event_columns(decoded, keep)
         writes.append(PendingWrite("events", events_cols, _token("events", records)))
-        self.seen.add(keys[keep], np.asarray(decoded.events["ts_ms"], np.int64)[keep])
         self._observe_latency(decoded, now_ms)
         return writes
 
@@ -391,6 +411,11 @@ class Attributor:
             for o in late
         ]  # fmt: skip
         return (concat_credits([credits, extra]) if len(extra) else credits), sources, late_events
+
+    def _campaigns(self, credits: Credits) -> list[str]:
+        """The campaign of each credited touch."""
+        hashes = self.seen.values_of(credits.touch_id).tolist()
+        return [self.campaign_names.get(h, "") for h in hashes]
 
     def _fresh(self, table: str, cols: Columns) -> Columns:
         """Rows whose source record is above the table's high-water mark (not yet written)."""
@@ -500,6 +525,7 @@ class Attributor:
             now_ms,
             is_reversal=True,
             source=outcome.sources,
+            campaigns=self._campaigns(outcome.credits),
         )
 
     def partner_names_for(self, stored: Sequence[StoredCredit]) -> dict[int, str]:

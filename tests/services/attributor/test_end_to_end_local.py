@@ -135,6 +135,8 @@ async def test_clicks_and_conversion_become_credits_with_roles(
         ("position_based", "gadget-review-blog", "influencer", 2000, "content"),
         ("position_based", "coupon-hub", "closer", 4000, "affiliate"),
     ]
+    campaigns = ch_client.query("SELECT DISTINCT campaign_id FROM attribution_credits")
+    assert campaigns.result_rows == [("acme-summer-sale",)]  # the credited touches' campaign
     totals = ch_client.query(
         "SELECT model, sum(credited_revenue), round(sum(weight), 9) FROM attribution_credits "
         "GROUP BY model"
