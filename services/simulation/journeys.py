@@ -186,3 +186,29 @@ def _event(step: Step, journey: Journey, common: dict[str, object]) -> EventBase
         "event_name": step.event_name, "order_id": step.order_id or None,
         "revenue": step.revenue, "currency": journey.currency,
     })  # fmt: skip
+
+
+# --- click flooding (added for the traffic simulator) ----------------------------------------
+
+FLOOD_PARTNER = "cashback-club"  # a registry partner that floods the app campaigns with clicks
+FLOOD_SUB1 = "flood"
+
+
+def plan_click_floods(
+    count: int, seed: int, span_s: float, clicks: tuple[int, int] = (2, 6)
+) -> list[Journey]:
+    """`count` click-flooding visitors: bursts of clicks on the app campaigns, a second or
+    less apart, never followed by an install (the fraud pattern that steals last-click credit
+    from organic installs). Reproducible from `seed`; ids start with `f`."""
+    rng = random.Random(seed)
+    floods: list[Journey] = []
+    for i in range(count):
+        campaign = rng.choice(MOBILE_CAMPAIGNS)
+        offsets = [0.0]
+        for _ in range(rng.randint(*clicks) - 1):
+            offsets.append(offsets[-1] + rng.uniform(0.05, 1.0))
+        steps = tuple(Step("click", t, FLOOD_PARTNER, campaign) for t in offsets)
+        jid = f"f{i:07d}-{rng.getrandbits(32):08x}"
+        floods.append(Journey(jid, "rocket-app", True, False, BROWSER_UAS[1],
+                              rng.random() * span_s, steps, "USD"))  # fmt: skip
+    return floods

@@ -1,0 +1,1 @@
+"""Benchmarks and load generators: `make bench` (BENCHMARKS.md) and `make loadtest`."""

@@ -1,0 +1,1 @@
+"""Small ASGI apps served by uvicorn in subprocesses during the benchmarks."""

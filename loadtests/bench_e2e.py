@@ -1,0 +1,351 @@
+"""B6 end to end: event-to-credit latency at a fixed rate, embedded and Kafka mode; and the
+Kafka -> ClickHouse throughput of one attributor core.
+
+Latency: the server side is not pinned (embedded: `partnerstream run`'s app; Kafka:
+`partnerstream serve collector` and the attributor, beside the broker: on a 2-core machine
+pinning them all to one core would measure the pinning), the load generator and its probe
+are pinned to core 1 (`loadtests/load_generator.py`: journeys as SDK batches and MMP
+postbacks at the fixed rate, probes polled in the store until credited). Target (issue 6):
+at a steady 2k events/s, p50 <= 1 s and p99 <= 3 s.
+
+Throughput: a fresh topic is filled with distinct canonical events first, then one
+attributor (core 0) drains it into a fresh chDB store; the rate is the events written over
+the time from its first write to the last. Target (issue 6): >= 50k events/s per core.
+
+    python -m loadtests.bench_e2e --prefill --bootstrap HOST:PORT --topic T --events N
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+
+from loadtests.bench_http import collector_env, drop_collector_topics, start_collector
+from loadtests.kafka_topics import create_topics, delete_topics
+from loadtests.processes import (
+    CLIENT_CORE,
+    PYTHON,
+    SERVER_CORE,
+    Server,
+    free_port,
+    run_json,
+    start_server,
+)
+from loadtests.records import Result, Section, Target
+from loadtests.run_context import RunContext
+from services.bus.kafka_bus import KafkaProducerBus
+from services.collector.publisher import encode_event
+from services.simulation.journeys import canonical_events, plan_journeys
+
+P50 = Target("<=", 1000.0, "ms", "issue 6")
+P99 = Target("<=", 3000.0, "ms", "issue 6")
+THROUGHPUT = Target(">=", 50_000.0, "events/s", "issue 6")
+ERRORS = Target("<=", 0.0, "", "issue 8")
+POOL = 20_000
+
+
+def attributor_env(ctx: RunContext, collector: dict[str, str], name: str) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": ctx.kafka,
+        "CLICKHOUSE_URL": f"chdb://{ctx.dir(name) / 'clickhouse'}",
+        "PARTNERSTREAM_DATA_DIR": str(ctx.dir(name)),
+        "PARTNERSTREAM_EVENTS_TOPIC": collector["PARTNERSTREAM_EVENTS_TOPIC"],
+        "PARTNERSTREAM_DLQ_TOPIC": collector["PARTNERSTREAM_DLQ_TOPIC"],
+        "PARTNERSTREAM_CONSUMER_GROUP": ctx.topic(f"{name}-group"),
+        "PARTNERSTREAM_REGISTRY": "deploy/registry.example.yaml",
+        "PARTNERSTREAM_LOG_LEVEL": "WARNING",
+    }
+
+
+def start_attributor(
+    ctx: RunContext, env: dict[str, str], name: str, core: int | None = SERVER_CORE
+) -> Server:
+    port = free_port()
+    argv = [PYTHON, "-m", "loadtests.apps.probe", "attributor", "--port", str(port)]
+    return start_server(name, argv, port=port, log_dir=ctx.dir("logs"), env=env, core=core)
+
+
+def start_embedded(ctx: RunContext, core: int | None = SERVER_CORE) -> Server:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in collector_env(ctx, "embedded-b6").items()
+        if not k.startswith(("KAFKA", "PARTNERSTREAM_EVENTS", "PARTNERSTREAM_DLQ"))
+    }
+    argv = [
+        PYTHON,
+        "-m",
+        "loadtests.apps.probe",
+        "embedded",
+        "--port",
+        str(port),
+        "--data-dir",
+        env["PARTNERSTREAM_DATA_DIR"],
+    ]
+    return start_server("embedded-b6", argv, port=port, log_dir=ctx.dir("logs"), env=env, core=core)
+
+
+def generate(ctx: RunContext, target: str, probe: str, name: str) -> tuple[dict[str, Any], str]:
+    out = ctx.dir(name) / "load.json"
+    sizes = ctx.sizes
+    argv = [
+        PYTHON,
+        "-m",
+        "loadtests.load_generator",
+        "--target",
+        target,
+        "--probe-url",
+        probe,
+        "--rate",
+        f"{sizes.e2e_rate:g}",
+        "--duration",
+        f"{sizes.e2e_seconds:g}",
+        "--probe-rate",
+        f"{sizes.probe_rate:g}",
+        "--json",
+        str(out),
+    ]
+    try:
+        _, command = run_json(argv, core=CLIENT_CORE, timeout_s=sizes.e2e_seconds + 180)
+    except RuntimeError:
+        if not out.exists():
+            raise
+        command = " ".join(argv)  # errors were counted in the report; shown below
+    return orjson.loads(out.read_bytes()), command
+
+
+def latency_results(mode: str, report: dict[str, Any]) -> list[Result]:
+    probes, http = report["probes"], report["http_ms"]["all"]
+    seen = f"{probes['seen']}/{probes['sent']} probes credited, {probes['lost']} lost"
+    rate = f"{report['events_per_s']:,.0f} events/s achieved (asked {report['rate_asked']:,.0f})"
+    return [
+        Result(f"{mode}: event-to-credit p50", "latency", (probes["p50_ms"],), "ms", P50, seen),
+        Result(
+            f"{mode}: event-to-credit p99",
+            "latency",
+            (probes["p99_ms"],),
+            "ms",
+            P99,
+            f"max {probes['max_ms']:,.0f} ms",
+        ),
+        Result(
+            f"{mode}: HTTP answer p50 / p99",
+            "latency",
+            (http["p50_ms"],),
+            "ms",
+            detail=f"p99 {http['p99_ms']:,.1f} ms over {http['count']:,.0f} requests; {rate}",
+        ),
+        Result(
+            f"{mode}: errors (transport, non-2xx, refused items)",
+            "count",
+            (float(report["error_count"]),),
+            "",
+            ERRORS,
+            "; ".join(f"{k}: {v}" for k, v in list(report["errors"].items())[:3]),
+        ),
+        Result(
+            f"{mode}: consumer lag, highest sample",
+            "events",
+            (report["lag"]["max"],),
+            detail=f"last sample {report['lag']['last']:,.0f}",
+        ),
+    ]
+
+
+def embedded_latency(ctx: RunContext, section: Section) -> list[Result]:
+    server = start_embedded(ctx, core=None)
+    try:
+        report, command = generate(ctx, server.url, server.url, "embedded-b6")
+        rss = server.peak_rss_bytes()
+    finally:
+        server.stop()
+    section.results += latency_results("embedded", report)
+    section.commands += [f"{server.command}   # embedded: collector + attributor + store", command]
+    return [
+        Result(
+            "embedded process (collector + attributor) peak RSS during B6",
+            "peak RSS",
+            (rss / 2**20,),
+            "MiB",
+        )
+    ]
+
+
+def kafka_latency(ctx: RunContext, section: Section) -> list[Result]:
+    collector = start_collector(ctx, "collector-b6", core=None)
+    try:
+        env = attributor_env(ctx, collector.env, "attributor-b6")
+        attributor = start_attributor(ctx, env, "attributor-b6", core=None)
+        try:
+            report, command = generate(ctx, collector.url, attributor.url, "kafka-b6")
+            rss = attributor.peak_rss_bytes(), collector.peak_rss_bytes()
+        finally:
+            attributor.stop()
+    finally:
+        collector.stop()
+        drop_collector_topics(ctx, collector)
+    section.results += latency_results("Kafka", report)
+    section.commands += [
+        f"{collector.command}   # collector",
+        f"{attributor.command}   # attributor",
+        command,
+    ]
+    return [
+        Result(
+            "attributor peak RSS at steady load (Kafka mode, B6)",
+            "peak RSS",
+            (rss[0] / 2**20,),
+            "MiB",
+        ),
+        Result(
+            "collector peak RSS at steady load (Kafka mode, B6)",
+            "peak RSS",
+            (rss[1] / 2**20,),
+            "MiB",
+        ),
+    ]
+
+
+# -- throughput -------------------------------------------------------------------------------
+
+
+async def prefill(bootstrap: str, topic: str, events: int) -> float:
+    """`events` distinct canonical events on `topic` (a pool of journeys, each copy with new
+    event ids); returns the seconds it took."""
+    pool = [
+        encode_event(e)
+        for e in canonical_events(
+            plan_journeys(POOL // 3, 3, 3600.0), int(time.time() * 1000) - 3_600_000, 3
+        )
+    ]
+    bus = KafkaProducerBus(bootstrap_servers=bootstrap, client_id="bench-prefill")
+    await bus.start()
+    started = time.perf_counter()
+    try:
+        sent = 0
+        while sent < events:
+            chunk = []
+            for key, value in pool[: min(len(pool), events - sent)]:
+                old = orjson.loads(value)["event_id"]
+                chunk.append((key, value.replace(old.encode(), str(uuid.uuid4()).encode(), 1)))
+            for start in range(0, len(chunk), 5_000):
+                await bus.send_batch(topic, chunk[start : start + 5_000])
+            sent += len(chunk)
+    finally:
+        await bus.stop()
+    return time.perf_counter() - started
+
+
+def drain_rate(server: Server, events: int, timeout_s: float) -> tuple[float, float]:
+    """(events written per second from the first write to the last, peak RSS in bytes)."""
+    url = server.url + "/bench/attributor"
+    before, deadline = time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        data = httpx.get(url, timeout=10).json()
+        done = data["rows_events"] + data["duplicates"] + data["undecodable"]
+        now = time.monotonic()
+        if done == 0:
+            before = now
+        elif done >= events:
+            return events / (now - before), float(server.peak_rss_bytes())
+        time.sleep(0.1)
+    raise TimeoutError(f"the attributor processed too few of {events} events in {timeout_s:g} s")
+
+
+def kafka_throughput(ctx: RunContext, section: Section) -> list[Result]:
+    n = ctx.sizes.throughput_events
+    rates, rss, command = [], 0.0, ""
+    for round_no in range(ctx.sizes.rounds):
+        name = f"drain-{round_no}"
+        topics = {
+            "PARTNERSTREAM_EVENTS_TOPIC": ctx.topic(f"{name}-events"),
+            "PARTNERSTREAM_DLQ_TOPIC": ctx.topic(f"{name}-dlq"),
+        }
+        create_topics(ctx.kafka, dict.fromkeys(topics.values(), 8))
+        try:
+            argv = [
+                PYTHON,
+                "-m",
+                "loadtests.bench_e2e",
+                "--prefill",
+                "--bootstrap",
+                ctx.kafka,
+                "--topic",
+                topics["PARTNERSTREAM_EVENTS_TOPIC"],
+                "--events",
+                str(n),
+            ]
+            _, command = run_json(argv, core=CLIENT_CORE, timeout_s=1800)
+            server = start_attributor(ctx, attributor_env(ctx, topics, name), name)
+            try:
+                rate, peak = drain_rate(server, n, timeout_s=max(120.0, n / 2_000))
+            finally:
+                server.stop()
+            rates.append(rate)
+            rss = max(rss, peak)
+        finally:
+            delete_topics(ctx.kafka, list(topics.values()))
+    section.results.append(
+        Result(
+            "Kafka -> ClickHouse, one attributor on one core",
+            "events/s",
+            tuple(rates),
+            target=THROUGHPUT,
+            detail=f"{n:,} events pre-filled, 8 partitions, fresh store",
+        )
+    )
+    section.commands += [command, f"{server.command}   # attributor draining the topic"]
+    return [
+        Result(
+            "attributor peak RSS draining the topic at full speed",
+            "peak RSS",
+            (rss / 2**20,),
+            "MiB",
+        )
+    ]
+
+
+def run(ctx: RunContext) -> tuple[Section, list[Result]]:
+    section = Section("B6", "End to end: event to credit")
+    memory = embedded_latency(ctx, section)
+    if ctx.kafka:
+        memory += kafka_latency(ctx, section)
+        memory += kafka_throughput(ctx, section)
+    else:
+        section.notes.append(
+            "Kafka mode skipped: KAFKA_BOOTSTRAP_SERVERS is unset (make bench starts a broker)"
+        )
+    sizes = ctx.sizes
+    section.notes.append(
+        f"{sizes.e2e_seconds:g} s at {sizes.e2e_rate:,.0f} events/s per mode, "
+        f"{sizes.probe_rate:g} probes/s (a click and a purchase with a unique order id, polled "
+        f"every 50 ms in the store until credited: latencies are accurate to about 50 ms); lag "
+        f"is the events the collector accepted that the attributor had not processed yet; the "
+        f"servers are not pinned (they share both cores with the broker), the generator is "
+        f"pinned to core {CLIENT_CORE}; events the generator had to skip because the server "
+        f"fell behind count as errors"
+    )
+    return section, memory
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="B6: pre-fill a topic for the drain test")
+    parser.add_argument("--prefill", action="store_true", required=True)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--events", type=int, required=True)
+    args = parser.parse_args(argv)
+    seconds = asyncio.run(prefill(args.bootstrap, args.topic, args.events))
+    sys.stdout.write(orjson.dumps({"seconds": seconds}).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
