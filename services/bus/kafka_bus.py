@@ -73,9 +73,11 @@ class KafkaProducerBus:
             "metadata_max_age_ms": metadata_max_age_ms,
         }
         self._producer: Any = None
+        self._started = False  # between start() and stop(), even while the producer is reset
 
     async def start(self) -> None:
         """Connect; raises ``BusUnavailable`` if the cluster cannot be reached."""
+        self._started = True
         if self._producer is not None:
             return
         producer = AIOKafkaProducer(**self._options)
@@ -91,14 +93,38 @@ class KafkaProducerBus:
 
     async def stop(self) -> None:
         """Deliver what is buffered (waiting up to the request timeout), then disconnect."""
+        self._started = False
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
 
+    async def _reset(self, producer: Any) -> None:
+        """Drop a producer whose idempotent session is broken; the next send starts afresh.
+
+        After a broker outage longer than the request timeout, aiokafka expires in-flight
+        batches yet advances their sequence numbers, and every later produce to those
+        partitions fails with OutOfOrderSequenceNumber (not retriable) until the producer is
+        replaced (aio-libs/aiokafka#1017). A new producer gets a new producer id. The broker
+        rejected the failed batches, so nothing is duplicated by starting over.
+        """
+        if self._producer is producer:
+            self._producer = None
+            await producer.stop()
+
     async def send_batch(self, topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
+        if self._producer is None and self._started:
+            await self.start()  # after a reset; BusUnavailable while the broker is still away
         producer = self._producer
         if producer is None:
             raise BusClosed("KafkaProducerBus is not started")
+        try:
+            await self._send(producer, topic, items)
+        except DeliveryFailed as exc:
+            if not exc.retriable:
+                await self._reset(producer)
+            raise
+
+    async def _send(self, producer: Any, topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
         futures: list[asyncio.Future[Any]] = []
         try:
             for key, value in items:

@@ -1,0 +1,58 @@
+"""A producer whose idempotent session broke (OutOfOrderSequenceNumber after a broker outage)
+is replaced by a fresh one on the next send (aio-libs/aiokafka#1017)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import OutOfOrderSequenceNumber
+
+from services.bus import kafka_bus
+from services.bus.errors import DeliveryFailed
+from services.bus.kafka_bus import KafkaProducerBus
+
+
+class FakeProducer:
+    instances: list[FakeProducer] = []
+    broken_first = True
+
+    def __init__(self, **options: Any) -> None:
+        self.stopped = False
+        self.broken = FakeProducer.broken_first and not FakeProducer.instances
+        self.sent: list[bytes] = []
+        FakeProducer.instances.append(self)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.broken:
+            future.set_exception(OutOfOrderSequenceNumber())
+        else:
+            self.sent.append(value)
+            future.set_result(None)
+        return future
+
+
+async def test_a_broken_producer_is_replaced_and_the_next_send_goes_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    FakeProducer.instances = []
+    monkeypatch.setattr(kafka_bus, "AIOKafkaProducer", FakeProducer)
+    bus = KafkaProducerBus(bootstrap_servers="127.0.0.1:1")
+    await bus.start()
+    with pytest.raises(DeliveryFailed) as failed:
+        await bus.send_batch("t", [(b"k", b"v1")])
+    assert failed.value.retriable is False
+    first = FakeProducer.instances[0]
+    assert first.stopped  # the broken session was dropped
+    await bus.send_batch("t", [(b"k", b"v2")])  # a new producer, a new producer id
+    assert len(FakeProducer.instances) == 2
+    assert FakeProducer.instances[1].sent == [b"v2"]
+    await bus.stop()
