@@ -4,7 +4,7 @@ is replaced by a fresh one on the next send (aio-libs/aiokafka#1017)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
@@ -15,8 +15,8 @@ from services.bus.kafka_bus import KafkaProducerBus
 
 
 class FakeProducer:
-    instances: list[FakeProducer] = []
-    broken_first = True
+    instances: ClassVar[list[FakeProducer]] = []
+    broken_first: ClassVar[bool] = True
 
     def __init__(self, **options: Any) -> None:
         self.stopped = False
