@@ -9,6 +9,7 @@ caller dead-letters the event, and nothing forged is ever credited.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,35 @@ def _consent_model(consent: Consent) -> ConsentModel:
     return ConsentModel(gdpr=consent.gdpr_applies, gdpr_consent=consent.tcf_string, gpc=consent.gpc)
 
 
+@functools.lru_cache(maxsize=4096)
+def _context(
+    source: Source,
+    ip: str | None,
+    ip_mode: IpMode,
+    user_agent: str | None,
+    referrer: str | None,
+    page_url: str | None,
+    fraud_flags: tuple[str, ...],
+    consent: ConsentModel,
+) -> Context:
+    """The enrichment shared by every event of a request (and by repeat visitors): computed
+    once per distinct input, since IP parsing and model validation cost more than the rest."""
+    # Server-to-server doors (MMPs, advertisers' servers, Apple) carry no device User-Agent:
+    # no verdict there, rather than "empty user agent, so a bot".
+    verdict = detect_bot(user_agent) if user_agent or source in BROWSER_SOURCES else HUMAN
+    return Context(
+        source=source,
+        ip=anonymize_ip(ip, ip_mode),
+        user_agent=user_agent[:1024] if user_agent else None,
+        referrer=referrer,
+        page_url=page_url,
+        is_bot=verdict.is_bot,
+        bot_name=verdict.crawler or verdict.reason,
+        fraud_flags=fraud_flags,
+        consent=consent,
+    )
+
+
 def enrich(event: E, info: RequestInfo, config: EnrichConfig, new_event_id: str) -> E:
     """The canonical event: ids, server time, context, and the click id's visitor.
 
@@ -77,20 +107,15 @@ def enrich(event: E, info: RequestInfo, config: EnrichConfig, new_event_id: str)
         partner_type = config.partner_types.get(event.partner_id)
         if partner_type is not None:
             update["partner_type"] = PartnerType(partner_type)
-    user_agent = info.user_agent or event.context.user_agent
-    # Server-to-server doors (MMPs, advertisers' servers, Apple) carry no device User-Agent:
-    # no verdict there, rather than "empty user agent, so a bot".
-    verdict = detect_bot(user_agent) if user_agent or info.source in BROWSER_SOURCES else HUMAN
     consent = info.consent if info.consent != NO_SIGNALS else None
-    update["context"] = Context(
-        source=info.source,
-        ip=anonymize_ip(info.ip, config.ip_mode),
-        user_agent=user_agent[:1024] if user_agent else None,
-        referrer=(info.referrer or event.context.referrer or None),
-        page_url=(info.page_url or event.context.page_url or None),
-        is_bot=verdict.is_bot,
-        bot_name=verdict.crawler or verdict.reason,
-        fraud_flags=event.context.fraud_flags,
-        consent=_consent_model(consent) if consent is not None else event.context.consent,
+    update["context"] = _context(
+        info.source,
+        info.ip,
+        config.ip_mode,
+        info.user_agent or event.context.user_agent,
+        info.referrer or event.context.referrer or None,
+        info.page_url or event.context.page_url or None,
+        event.context.fraud_flags,
+        _consent_model(consent) if consent is not None else event.context.consent,
     )
     return event.model_copy(update=update)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from schemas.events import EventBase
@@ -37,13 +38,16 @@ class Publisher:
         started = time.perf_counter()
         await self._producer.send_batch(self._events_topic, [encode_event(e) for e in events])
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
-        for event in events:
-            source = event.context.source.value if event.context.source else "unknown"
-            self._metrics.events_accepted.labels(event.type, source).inc()  # type: ignore[attr-defined]
+        counts = Counter(
+            (e.type, e.context.source.value if e.context.source else "unknown")  # type: ignore[attr-defined]
+            for e in events
+        )
+        for (kind, source), n in counts.items():
+            self._metrics.events_accepted.labels(kind, source).inc(n)
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:
             return
         await self._producer.send_batch(self._dlq_topic, [(d.key, d.to_json()) for d in letters])
-        for letter in letters:
-            self._metrics.events_rejected.labels(letter.reason).inc()
+        for reason, n in Counter(letter.reason for letter in letters).items():
+            self._metrics.events_rejected.labels(reason).inc(n)
