@@ -268,6 +268,8 @@ class Attributor:
             os._exit(137)  # the crash-safety suite: written, not committed
         offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
         await self._commit(offsets)
+        for topic, behind in self.consumer.lag().items():
+            self.metrics.lag.labels(topic).set(behind)
         self.metrics.batches.inc()
         self.metrics.batch_records.observe(len(records))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)

@@ -202,6 +202,7 @@ class KafkaConsumerBus:
             "request_timeout_ms": request_timeout_ms,
         }
         self._consumer: Any = None
+        self._next: dict[TopicPartition, int] = {}  # next offset to read, from fetches
         self._assigned_callbacks: list[RebalanceCallback] = []
         self._revoked_callbacks: list[RebalanceCallback] = []
 
@@ -246,6 +247,19 @@ class KafkaConsumerBus:
             raise BusClosed("KafkaConsumerBus is not started")
         return self._consumer
 
+    def lag(self) -> dict[str, int]:
+        """High watermark minus the next offset to read, per topic, from the last fetches."""
+        consumer = self._consumer
+        out: dict[str, int] = {}
+        if consumer is None:
+            return out
+        for tp in self.assignment():
+            high = consumer.highwater(KafkaTopicPartition(tp.topic, tp.partition))
+            position = self._next.get(tp)
+            if high is not None and position is not None:
+                out[tp.topic] = out.get(tp.topic, 0) + max(0, high - position)
+        return out
+
     def assignment(self) -> frozenset[TopicPartition]:
         return _ours(self._require().assignment())
 
@@ -256,6 +270,9 @@ class KafkaConsumerBus:
             batch = await self._require().getmany(timeout_ms=timeout_ms, max_records=max_records)
         except KafkaError as exc:
             raise BusError(f"Kafka fetch failed: {exc}", retriable=_retriable(exc)) from exc
+        for tp, records in batch.items():
+            if records:
+                self._next[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
         return {
             TopicPartition(tp.topic, tp.partition): [
                 Record(

@@ -79,6 +79,13 @@ class LocalConsumer:
     def assignment(self) -> frozenset[TopicPartition]:
         return frozenset(self._positions)
 
+    def lag(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for tp in self.assignment():
+            behind = max(0, self.log.end_offset(tp) - self.position(tp))
+            out[tp.topic] = out.get(tp.topic, 0) + behind
+        return out
+
     def position(self, tp: TopicPartition) -> int:
         """The offset of the next record ``getmany`` returns for ``tp``."""
         return self._positions[tp]

@@ -54,6 +54,10 @@ class EventConsumer(Protocol):
 
     def assignment(self) -> frozenset[TopicPartition]: ...
 
+    def lag(self) -> dict[str, int]:
+        """Records not consumed yet, per topic, over the assigned partitions (as last seen)."""
+        ...
+
     def on_assigned(self, callback: RebalanceCallback) -> None:
         """Register ``callback`` to run when partitions are assigned to this consumer."""
         ...

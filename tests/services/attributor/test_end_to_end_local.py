@@ -116,6 +116,7 @@ async def test_clicks_and_conversion_become_credits_with_roles(
 
     await wait_for(lambda: credits() >= 8, task)
     await wait_for(lambda: rejected() == 1, task)
+    assert attributor.metrics.lag.labels("events.v1")._value.get() == 0
     attributor.stop()
     await task
     await bus.stop()

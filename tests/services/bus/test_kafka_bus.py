@@ -91,6 +91,7 @@ async def test_round_trip_keeps_keys_in_one_partition_in_order(
     everything = frozenset(TopicPartition(topic, p) for p in range(3))
     assert everything in assigned
     assert consumer.assignment() == everything
+    assert consumer.lag() == {topic: 0}  # everything fetched up to each high watermark
     assert_same_partition_and_order(records, sent)
     assert len({r.partition for r in records}) > 1  # keys were spread over partitions
     await consumer.commit({r.topic_partition: r.offset + 1 for r in records})

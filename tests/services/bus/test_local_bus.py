@@ -127,3 +127,16 @@ async def test_commit_of_unassigned_partition_is_refused(tmp_path: Path) -> None
         await consumer.getmany(max_records=1, timeout_ms=1)
     with pytest.raises(BusClosed):
         await bus.send_batch(T, [(b"k", b"v")])
+
+
+async def test_lag_counts_the_records_not_read_yet(tmp_path: Path) -> None:
+    bus = LocalBus(LocalLog(tmp_path, default_partitions=2))
+    consumer = bus.consumer([T], "lag")
+    await bus.start()
+    await consumer.start()
+    await bus.send_batch(T, [(b"k%d" % i, b"v") for i in range(10)])
+    assert consumer.lag() == {T: 10}
+    await drain(consumer, 10)
+    assert consumer.lag() == {T: 0}
+    await consumer.stop()
+    await bus.stop()
