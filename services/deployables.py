@@ -22,6 +22,7 @@ from attribution.contracts import load_contracts
 from services.attributor.factory import build_attributor
 from services.attributor.metrics import AttributorMetrics
 from services.attributor.sink import ClickHouseSink
+from services.bus.kafka_bus import KafkaProducerBus
 from services.bus.spool import SpoolingProducer
 from services.buses import consumer_for, prepare_topics, producer_for
 from services.clock import SystemClock
@@ -89,6 +90,14 @@ def build_attributor_app(settings: AttributorSettings) -> FastAPI:
     )
     metrics = AttributorMetrics()
     registry = load_registry(settings.registry_path)
+    dlq_producer = (
+        KafkaProducerBus(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id="partnerstream-attributor",
+        )
+        if settings.uses_kafka
+        else None
+    )
     attributor = build_attributor(
         settings,
         consumer,
@@ -97,12 +106,16 @@ def build_attributor_app(settings: AttributorSettings) -> FastAPI:
         metrics=metrics,
         partner_types={p.id: p.partner_type for p in registry.partners.values()},
         contracts=load_contracts(registry.contracts),
+        dlq_producer=dlq_producer,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(prepare_topics(settings), timeout=10)
+        if dlq_producer is not None:
+            with contextlib.suppress(Exception):  # a down broker: refused records are stored anyway
+                await dlq_producer.start()
         task = asyncio.create_task(attributor.run(), name="attributor")
         try:
             yield
@@ -110,6 +123,8 @@ def build_attributor_app(settings: AttributorSettings) -> FastAPI:
             attributor.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=30)
+            if dlq_producer is not None:
+                await dlq_producer.stop()
 
     app = FastAPI(title="partnerstream attributor", lifespan=lifespan)
     app.include_router(

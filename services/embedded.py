@@ -60,6 +60,7 @@ def build_embedded_app(settings: EmbeddedSettings, clock: Clock | None = None) -
         metrics=attributor_metrics,
         partner_types={p.id: p.partner_type for p in registry.partners.values()},
         contracts=load_contracts(registry.contracts),
+        dlq_producer=bus,
     )
     app = create_app(
         settings,

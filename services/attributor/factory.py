@@ -13,7 +13,7 @@ from services.attributor.metrics import AttributorMetrics
 from services.attributor.payouts import contract_models
 from services.attributor.service import Attributor, AttributorConfig
 from services.attributor.sink import Sink
-from services.bus.protocols import EventConsumer
+from services.bus.protocols import EventConsumer, EventProducer
 from services.clock import Clock
 from services.errors import ConfigError
 from services.settings import AttributorSettings
@@ -63,6 +63,7 @@ def build_attributor(
     metrics: AttributorMetrics | None = None,
     partner_types: Mapping[str, str] | None = None,
     contracts: ContractBook | None = None,
+    dlq_producer: EventProducer | None = None,
 ) -> Attributor:
     """The attributor; it also computes every model the contracts split payouts by."""
     config = attributor_config(settings)
@@ -77,4 +78,5 @@ def build_attributor(
         metrics=metrics,
         partner_types=partner_types,
         contracts=contracts,
+        dlq_producer=dlq_producer,
     )

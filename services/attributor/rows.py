@@ -39,7 +39,7 @@ def rejected_columns(items: Sequence[Rejected]) -> Columns:
     return {
         "rejected_id": [f"{r.record.topic}:{r.record.partition}:{r.record.offset}" for r in items],
         "received_at": [r.record.timestamp_ms for r in items],
-        "endpoint": ["attributor:decode"] * len(items),
+        "endpoint": [ATTRIBUTOR_ENDPOINT] * len(items),
         "source": ["bus"] * len(items),
         "advertiser_id": [""] * len(items),
         "reason": [r.reason for r in items],
@@ -52,8 +52,14 @@ def rejected_columns(items: Sequence[Rejected]) -> Columns:
     }
 
 
+ATTRIBUTOR_ENDPOINT = "attributor:decode"
+
+
 def dead_letter_columns(records: Sequence[Record]) -> tuple[Columns, list[Rejected]]:
-    """Dead letters published by the collector (events.dlq.v1) -> rejected_events rows."""
+    """Dead letters published by the collector (events.dlq.v1) -> rejected_events rows.
+
+    Copies the attributor published itself (endpoint `attributor:decode`) are skipped: the
+    attributor stored those rows when it refused the records."""
     keys = ("rejected_id", "received_at", "endpoint", "source", "advertiser_id", "reason",
             "detail", "status_code", "raw")  # fmt: skip
     cols: Columns = {k: [] for k in (*keys, "kafka_topic", "kafka_partition", "kafka_offset")}
@@ -67,6 +73,8 @@ def dead_letter_columns(records: Sequence[Record]) -> tuple[Columns, list[Reject
                       letter.get("raw", "")]  # fmt: skip
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             bad.append(Rejected(record, "undecodable_dead_letter", str(exc)[:500]))
+            continue
+        if letter["endpoint"] == ATTRIBUTOR_ENDPOINT:
             continue
         for key, value in zip(keys, values, strict=True):
             cols[key].append(value)  # type: ignore[attr-defined]
@@ -141,3 +149,18 @@ def filter_columns(columns: Columns, keep: Sequence[bool]) -> Columns:
     return {
         k: [v for v, ok in zip(values, keep, strict=True) if ok] for k, values in columns.items()
     }
+
+
+def dead_letters_of(items: Sequence[Rejected]) -> list[tuple[bytes, bytes]]:
+    """The refused records as dead letters for the DLQ topic (key = the stable rejected id)."""
+    out = []
+    for r in items:
+        rejected_id = f"{r.record.topic}:{r.record.partition}:{r.record.offset}"
+        letter = {
+            "rejected_id": rejected_id, "received_at_ms": r.record.timestamp_ms,
+            "endpoint": ATTRIBUTOR_ENDPOINT, "source": "bus", "reason": r.reason,
+            "detail": r.detail, "status_code": 0, "advertiser_id": "",
+            "raw": r.record.value[:65536].decode("utf-8", errors="replace"),
+        }  # fmt: skip
+        out.append((rejected_id.encode(), orjson.dumps(letter)))
+    return out

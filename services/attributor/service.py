@@ -42,6 +42,7 @@ from services.attributor.rows import (
     ConversionInfo,
     credit_columns,
     dead_letter_columns,
+    dead_letters_of,
     event_columns,
     filter_columns,
     rejected_columns,
@@ -49,7 +50,7 @@ from services.attributor.rows import (
 from services.attributor.seen import SeenEvents
 from services.attributor.sink import Sink, dedup_token
 from services.bus.errors import BusError
-from services.bus.protocols import EventConsumer
+from services.bus.protocols import EventConsumer, EventProducer
 from services.bus.records import Record, TopicPartition
 from services.clock import Clock
 from services.errors import ConfigError, StoreUnavailable
@@ -95,8 +96,12 @@ class Attributor:
         metrics: AttributorMetrics | None = None,
         partner_types: Mapping[str, str] | None = None,
         contracts: ContractBook | None = None,
+        dlq_producer: EventProducer | None = None,
     ) -> None:
+        """`dlq_producer` (started by its owner) also publishes the records the attributor
+        refuses to the DLQ topic, for whoever watches it; they are stored either way."""
         self.consumer = consumer
+        self.dlq_producer = dlq_producer
         self.sink = sink
         self.clock = clock
         self.config = config or AttributorConfig()
@@ -261,6 +266,7 @@ class Attributor:
         self._remember_names(decoded)
         writes += self._attribute(decoded)
         await self._write_all(writes)
+        await self._publish_refused(decoded)
         if (
             self.config.chaos_exit_after_write
             and random.random() < self.config.chaos_exit_after_write
@@ -274,6 +280,16 @@ class Attributor:
         self.metrics.batch_records.observe(len(records))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.metrics.retained_touches.set(self.state.retained_touches)
+
+    async def _publish_refused(self, decoded: DecodedBatch) -> None:
+        if self.dlq_producer is None or not decoded.rejected:
+            return
+        try:
+            await self.dlq_producer.send_batch(
+                self.config.dlq_topic, dead_letters_of(decoded.rejected)
+            )
+        except BusError as exc:  # stored in rejected_events already: the topic copy is a courtesy
+            log.warning("dlq_publish_failed", extra={"error": str(exc)[:200]})
 
     def _dead_letter_writes(self, letters: Sequence[Record]) -> list[PendingWrite]:
         fresh = [r for r in letters if r.offset > self._mark("rejected_events", r)]

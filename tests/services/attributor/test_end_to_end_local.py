@@ -17,6 +17,7 @@ from services.attributor.service import Attributor, AttributorConfig
 from services.attributor.sink import ClickHouseSink
 from services.bus.local_bus import LocalBus
 from services.bus.local_log import LocalLog
+from services.bus.records import TopicPartition
 from services.clock import FixedClock
 from services.collector.app import create_app
 from services.settings import CollectorSettings
@@ -95,6 +96,7 @@ async def test_clicks_and_conversion_become_credits_with_roles(
         bad = await client.post("/v1/events", headers=KEY, json={"events": [{"type": "nope"}]})
         assert bad.json()["rejected"]
 
+    await bus.send_batch("events.v1", [(b"v:x", b"{not json")])  # refused by the attributor
     consumer = bus.consumer(["events.v1", "events.dlq.v1"], "attributor")
     models = (Model.LAST_TOUCH, Model.LINEAR, Model.POSITION_BASED, Model.FIRST_TOUCH)
     config = AttributorConfig(models=models, batch_max_ms=50)
@@ -105,6 +107,7 @@ async def test_clicks_and_conversion_become_credits_with_roles(
         config,
         partner_types={p.id: p.partner_type for p in registry.partners.values()},
         contracts=load_contracts(registry.contracts),
+        dlq_producer=bus,
     )
     task = asyncio.create_task(attributor.run())
 
@@ -115,7 +118,7 @@ async def test_clicks_and_conversion_become_credits_with_roles(
         return int(ch_client.query("SELECT count() FROM rejected_events").result_rows[0][0])
 
     await wait_for(lambda: credits() >= 8, task)
-    await wait_for(lambda: rejected() == 1, task)
+    await wait_for(lambda: rejected() == 2, task)
     assert attributor.metrics.lag.labels("events.v1")._value.get() == 0
     attributor.stop()
     await task
@@ -146,8 +149,18 @@ async def test_clicks_and_conversion_become_credits_with_roles(
     assert ch_client.query("SELECT count(), uniqExact(event_id) FROM events").result_rows == [
         (4, 4)
     ]
-    reason = ch_client.query("SELECT reason FROM rejected_events").result_rows
-    assert reason == [("invalid_event",)]
+    reasons = ch_client.query(
+        "SELECT endpoint, reason FROM rejected_events ORDER BY endpoint"
+    ).result_rows
+    assert reasons == [("/v1/events", "invalid_event"), ("attributor:decode", "undecodable_record")]
+    # the refused record was also published to the DLQ topic, and not stored a second time
+    # when the attributor read its own copy back
+    await log.open()
+    copies = [
+        r for p in range(4) for r in await log.read(TopicPartition("events.dlq.v1", p), 0, 100)
+    ]
+    await log.close()
+    assert sum(b"attributor:decode" in r.value for r in copies) == 1
 
     # Payouts under deploy/registry.example.yaml's contracts, by hand (revenue 100.01 EUR):
     # coupon-hub, affiliate v2: CPA 12.50 split by role weights, its closer share 0.5 -> 625
