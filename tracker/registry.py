@@ -199,6 +199,9 @@ class Partner(_Model):
     id: Slug
     partner_type: PartnerType
     name: str = Field(min_length=1)
+    # SKAdNetwork / AdAttributionKit ad network identifiers this partner owns: Apple's
+    # postbacks name the network, not the partner, so installs are credited through these
+    skan_ad_network_ids: tuple[str, ...] = ()
 
 
 _SELECTOR_BYTES = 8
@@ -222,6 +225,7 @@ class Registry(_Model):
     contracts: list[dict[str, Any]] = []
     _write_keys: _KeyIndex = PrivateAttr()
     _read_keys: _KeyIndex = PrivateAttr()
+    _ad_networks: dict[str, Partner] = PrivateAttr()
 
     @model_validator(mode="before")
     @classmethod
@@ -263,6 +267,15 @@ class Registry(_Model):
                         problems.append(f"{path}: same key as {seen[digest]}")
                     else:
                         seen[digest] = path
+        owners: dict[str, str] = {}
+        for pid, partner in self.partners.items():
+            for network in partner.skan_ad_network_ids:
+                if network in owners:
+                    problems.append(
+                        f"partners.{pid}.skan_ad_network_ids: {network!r} is also "
+                        f"{owners[network]}'s"
+                    )
+                owners[network] = pid
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -270,6 +283,15 @@ class Registry(_Model):
     def model_post_init(self, context: Any, /) -> None:
         self._write_keys = _key_index(self.advertisers.values(), "write_keys")
         self._read_keys = _key_index(self.advertisers.values(), "read_keys")
+        self._ad_networks = {
+            network: partner
+            for partner in self.partners.values()
+            for network in partner.skan_ad_network_ids
+        }
+
+    def partner_for_ad_network(self, ad_network_id: str | None) -> Partner | None:
+        """The partner owning a SKAdNetwork / AdAttributionKit ad network id, if any."""
+        return self._ad_networks.get(ad_network_id or "")
 
     def _by_key(self, index: _KeyIndex, key: str | None, kind: str) -> Advertiser:
         if not key:

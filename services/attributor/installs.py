@@ -73,3 +73,36 @@ def inherit(
         weight=np.ones(n),
         credited_revenue=column[:, 4].copy(),
     )
+
+
+APPLE_SOURCES = frozenset({"skan", "aak"})
+
+
+def counts_as_apple_install(source: str, sequence_index: str, did_win: str) -> bool:
+    """A SKAdNetwork / AdAttributionKit postback that is an install to credit: the first
+    postback of an install (sequence index 0; later ones report conversion values) that the
+    network won (`did-win` absent before 3.0, or true)."""
+    return source in APPLE_SOURCES and sequence_index in ("", "0") and did_win != "false"
+
+
+def sole_credits(
+    conversion_keys: Sequence[int], partner_ids: Sequence[int], models: Sequence[Model]
+) -> Credits:
+    """One SOLE row per (conversion, model) for installs the network itself attributed
+    (Apple's postbacks carry no touch: `touch_id` 0)."""
+    rows = [
+        (k, p, int(m)) for k, p in zip(conversion_keys, partner_ids, strict=True) for m in models
+    ]
+    n = len(rows)
+    column = np.array(rows, np.int64).reshape(n, 3)
+    return Credits(
+        conversion_id=column[:, 0].copy(),
+        touch_id=np.zeros(n, np.int64),
+        partner_id=column[:, 1].copy(),
+        role=np.full(n, Role.SOLE, np.int8),
+        model=column[:, 2].astype(np.int8),
+        position=np.zeros(n, np.int32),
+        path_length=np.ones(n, np.int32),
+        weight=np.ones(n),
+        credited_revenue=np.zeros(n, np.int64),
+    )

@@ -27,7 +27,14 @@ from attribution.ids import hash_id
 from attribution.reversals import FULL_REVERSAL
 from attribution.state import JourneyState
 from services.attributor.decode import DecodedBatch, conversions_of, decode_records, touches_of
-from services.attributor.installs import INSTALL_CREDITS_QUERY, InstallCredit, Orphan, inherit
+from services.attributor.installs import (
+    INSTALL_CREDITS_QUERY,
+    InstallCredit,
+    Orphan,
+    counts_as_apple_install,
+    inherit,
+    sole_credits,
+)
 from services.attributor.metrics import AttributorMetrics
 from services.attributor.payouts import PayoutStage, PostInstall
 from services.attributor.reversals import (
@@ -341,7 +348,9 @@ class Attributor:
         conversions = conversions_of(decoded)
         result = self.state.append(touches_of(decoded), conversions, self._watermark(decoded))
         infos = self._conversion_infos(decoded)
-        credits, sources, late_post_install = self._with_inherited(decoded, result.credits, infos)
+        credits, sources, late_post_install = self._with_inherited(
+            decoded, self._with_apple_installs(decoded, result.credits), infos
+        )
         credit_cols = credit_columns(
             credits,
             infos,
@@ -384,6 +393,30 @@ class Attributor:
         writes.append(PendingWrite("events", events_cols, _token("events", records)))
         self._observe_latency(decoded, now_ms)
         return writes
+
+    def _with_apple_installs(self, decoded: DecodedBatch, credits: Credits) -> Credits:
+        """Credit SKAdNetwork / AdAttributionKit installs to the partner owning the network
+        (the collector set partner_id from the registry); the engine sees no touch for them."""
+        cols = decoded.events
+        credited = set(credits.conversion_id.tolist())
+        rows = [
+            r for r in decoded.conversion_rows
+            if cols["type"][r] == "install" and cols["partner_id"][r]
+            and cols["event_key"][r] not in credited
+            and counts_as_apple_install(cols["source"][r], cols["sub2"][r], cols["sub3"][r])
+        ]  # fmt: skip
+        if not rows:
+            return credits
+        for r in rows:
+            self.partner_names[decoded.h(cols["partner_id"][r])] = cols["partner_id"][r]
+            if cols["partner_type"][r]:
+                self.partner_types.setdefault(cols["partner_id"][r], cols["partner_type"][r])
+        extra = sole_credits(
+            [cols["event_key"][r] for r in rows],
+            [decoded.h(cols["partner_id"][r]) for r in rows],
+            self.config.models,
+        )
+        return concat_credits([credits, extra])
 
     def _with_inherited(
         self, decoded: DecodedBatch, credits: Credits, infos: dict[int, ConversionInfo]

@@ -347,3 +347,23 @@ def test_example_registry_loads_and_has_the_documented_content() -> None:
     assert len(placeholders) == len(secrets)
     for campaign in registry.campaigns.values():
         assert campaign.redirect_url(None, "cid").startswith("https://")
+
+
+def test_skan_ad_networks_map_to_their_partner() -> None:
+    registry = load_registry(EXAMPLE)
+    owner = registry.partner_for_ad_network("mobidream.skadnetwork")
+    assert owner is not None
+    assert owner.id == "mobidream"
+    assert registry.partner_for_ad_network("unknown.skadnetwork") is None
+    assert registry.partner_for_ad_network(None) is None
+
+
+def test_an_ad_network_owned_twice_is_refused() -> None:
+    data = {
+        "partners": {
+            "a": {"partner_type": "mobile_network", "name": "A", "skan_ad_network_ids": ["x.skan"]},
+            "b": {"partner_type": "mobile_network", "name": "B", "skan_ad_network_ids": ["x.skan"]},
+        }
+    }
+    with pytest.raises(RegistryInvalid, match=r"partners\.b\.skan_ad_network_ids"):
+        parse_registry(data)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from schemas.events import Install, Source
+from schemas.events import Install, PartnerType, Source
 from services.collector.deps import CollectorDeps
 from services.collector.http_errors import error_response
 from services.collector.routes.sdk import read_body
@@ -62,6 +62,11 @@ def build_router(deps: CollectorDeps, keys: AppleKeys | None = None) -> APIRoute
             await deps.intake.reject(exc, body, info, endpoint)
             raise
         info = replace(info, advertiser_id=advertiser_id)
+        owner = deps.registry.partner_for_ad_network(event.sub1)
+        if owner is not None:  # credited to the partner that owns the ad network
+            event = event.model_copy(
+                update={"partner_id": owner.id, "partner_type": PartnerType(owner.partner_type)}
+            )
         outcome = await deps.intake.accept_events([event], info, endpoint)
         if outcome.rejected:
             rejection = outcome.rejected[0]

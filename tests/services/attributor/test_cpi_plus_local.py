@@ -106,3 +106,48 @@ async def test_cpi_plus_story_is_credited_and_paid_once(tmp_path: Path, ch_clien
         ("cpi", 180, "USD", "rocket-network-cpi-plus", ""),
         ("cpi_plus", 80, "USD", "rocket-network-cpi-plus", INSTALL_ID),
     ]
+
+
+async def test_skan_installs_are_credited_to_the_network_owner(
+    tmp_path: Path, ch_client: Client
+) -> None:
+    """Apple's postbacks carry no touch: the install of a won postback (sequence 0) goes to
+    the partner owning the ad network (set by the collector), and pays its CPI once; the
+    later postbacks of the same install (sequence 1, 2) are not new installs."""
+    log = LocalLog(tmp_path / "bus", default_partitions=2)
+    bus = LocalBus(log)
+    await bus.start()
+    skan = Context(source=Source.SKAN)
+    installs = [
+        Install(event_id=f"skan-install-{seq}", ts=T0, received_at=T0, app_id="id1234567890",
+                advertiser_id="rocket-app", partner_id="mobidream", partner_type="mobile_network",
+                sub1="mobidream.skadnetwork", sub2=str(seq), sub3="true", context=skan,
+                transaction_id="6aafb7a5-0170-41b5-bbe4-fe71dedf1e30")
+        for seq in (0, 1)
+    ]  # fmt: skip
+    await bus.send_batch("events.v1", [encode_event(e) for e in installs])
+    registry = load_registry(REPO / "deploy" / "registry.example.yaml")
+    attributor = Attributor(
+        bus.consumer(["events.v1", "events.dlq.v1"], "attributor"),
+        ClickHouseSink(ch_client),
+        FixedClock(int((T0 + timedelta(hours=1)).timestamp() * 1000)),
+        AttributorConfig(models=tuple(Model)[:5], batch_max_ms=20),
+        partner_types={p.id: p.partner_type for p in registry.partners.values()},
+        contracts=load_contracts(registry.contracts),
+    )
+    task = asyncio.create_task(attributor.run())
+
+    def stored() -> int:
+        return int(ch_client.query("SELECT count() FROM events").result_rows[0][0])
+
+    await wait_for(lambda: stored() == 2, task)
+    attributor.stop()
+    await task
+    await bus.stop()
+    credits = ch_client.query(
+        "SELECT conversion_id, partner_id, role, weight FROM attribution_credits "
+        "WHERE model = 'last_touch'"
+    ).result_rows
+    assert credits == [("skan-install-0", "mobidream", "sole", 1.0)]
+    payouts = ch_client.query("SELECT conversion_id, payout_type, amount FROM payouts").result_rows
+    assert payouts == [("skan-install-0", "cpi", 180)]

@@ -45,6 +45,8 @@ def registry() -> Registry:
             "app_id": app_id,
             "landing_url": "https://rocket.example.net/get/ios",
         }
+    # the ad network of Apple's 2.x/3.0 samples belongs to mobidream; the others to no one
+    data["partners"]["mobidream"]["skan_ad_network_ids"] = ["example123.skadnetwork"]
     return parse_registry(data)
 
 
@@ -77,6 +79,9 @@ def test_every_valid_skan_file_is_an_install(
         body.get("source-identifier", body.get("campaign-id"))
     )
     assert install["sub1"] == body["ad-network-id"]
+    owned = body["ad-network-id"] == "example123.skadnetwork"
+    assert install.get("partner_id") == ("mobidream" if owned else None)
+    assert install.get("partner_type") == ("mobile_network" if owned else None)
     assert install.get("conversion_value") == body.get("conversion-value")
     assert sent(producer, "events.dlq.v1") == []
 
