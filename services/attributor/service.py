@@ -65,6 +65,11 @@ from services.errors import ConfigError, StoreUnavailable
 log = logging.getLogger("partnerstream.attributor")
 HOUR_MS = 3_600_000
 EVICT_EVERY_MS = 10 * 60_000  # of event time: how often old ids leave the seen-index
+ORPHAN_CHECK_SECONDS = 5.0  # how often pending post-install events look for their install
+CREDITED_QUERY = (
+    "SELECT DISTINCT conversion_id FROM attribution_credits "
+    "WHERE conversion_id IN {ids:Array(String)}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,7 @@ class Attributor:
         self.marks: dict[str, dict[tuple[str, int], int]] = {}
         self.pending_reversals: list[ReversalRequest] = []
         self.pending_orphans: dict[int, tuple[Orphan, ConversionInfo]] = {}
+        self._next_orphan_check = 0.0
         self._late_revenue: dict[int, int] = {}
         self._stop = asyncio.Event()
         # Rebalance callbacks may run while a batch is between its write and its commit
@@ -193,6 +199,7 @@ class Attributor:
         self.state = JourneyState(self.config.engine, self.config.models)
         self.seen = SeenEvents()
         self.pending_reversals = []
+        self.pending_orphans = {}
         self.marks = {}
         by_topic: dict[str, list[int]] = {}
         for tp in partitions:
@@ -211,7 +218,9 @@ class Attributor:
                 self._index(chunk, np.arange(chunk.size, dtype=np.intp))
                 self.state.append(touches_of(chunk), conversions_of(chunk), self._watermark(chunk))
                 self.pending_reversals.extend(self._reversal_requests(chunk, chunk.reversal_rows))
+                self._collect_orphans(chunk)
             self._match_pending_from_store(stored_only=True)
+            self._drop_credited_orphans()
         if self.payout_stage is not None:
             self.payout_stage.rebuild(self.sink)
         self.metrics.rebuilds.inc()
@@ -223,6 +232,65 @@ class Attributor:
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
+
+    def _collect_orphans(self, chunk: DecodedBatch) -> None:
+        """Post-install events of a replayed chunk: candidates for `pending_orphans`."""
+        cols = chunk.events
+        infos = self._conversion_infos(chunk)
+        for r in chunk.conversion_rows:
+            if cols["install_id"][r] and cols["type"][r] != "install":
+                key = cols["event_key"][r]
+                orphan = Orphan(key, cols["install_id"][r], cols["ts_ms"][r], cols["revenue"][r])
+                self.pending_orphans[key] = (orphan, infos[key])
+
+    def _drop_credited_orphans(self) -> None:
+        """Keep pending only the post-install events that have no credit stored yet."""
+        if not self.pending_orphans:
+            return
+        ids = sorted({info.conversion_id for _, info in self.pending_orphans.values()})
+        rows = self.sink.query_rows(CREDITED_QUERY, {"ids": ids})
+        credited = {hash_id(str(r[0])) for r in rows}
+        for key in credited:
+            self.pending_orphans.pop(key, None)
+
+    def _late_orphan_writes(self, now_ms: int) -> list[PendingWrite]:
+        """Pending post-install events whose install was credited by another instance (or
+        before a restart): credit them from the stored install credits. Their rows keep the
+        event's own source offsets and skip the high-water marks (the event was processed
+        long ago); a restart recomputes the pending set from the store, so none is credited
+        twice, and the token makes an exact retry harmless."""
+        if not self.pending_orphans or time.monotonic() < self._next_orphan_check:
+            return []
+        self._next_orphan_check = time.monotonic() + ORPHAN_CHECK_SECONDS
+        wanted = sorted({o.install_id for o, _ in self.pending_orphans.values()})
+        installs: dict[str, list[InstallCredit]] = {}
+        for conv, ts, touch, partner, model in self.sink.query_rows(
+            INSTALL_CREDITS_QUERY, {"ids": wanted}
+        ):
+            installs.setdefault(str(conv), []).append(
+                InstallCredit(
+                    str(conv), int(ts), int(touch), str(partner), Model[str(model).upper()]
+                )
+            )
+            self.partner_names.setdefault(hash_id(str(partner)), str(partner))
+        ready = [o for o, _ in self.pending_orphans.values() if o.install_id in installs]
+        if not ready:
+            return []
+        credits = inherit(ready, installs, self.config.models, self.config.engine.post_install_ms)
+        infos = {o.conversion_key: self.pending_orphans.pop(o.conversion_key)[1] for o in ready}
+        if not len(credits):
+            return []
+        cols = credit_columns(
+            credits, infos, self.partner_names, self.partner_types, now_ms, is_reversal=False,
+            campaigns=self._campaigns(credits),
+        )  # fmt: skip
+        return [
+            PendingWrite(
+                "attribution_credits",
+                cols,
+                "late:" + _token_of_columns("attribution_credits", cols),
+            )
+        ]
 
     def _remember_names(self, batch: DecodedBatch) -> None:
         cols = batch.events
@@ -272,6 +340,7 @@ class Attributor:
         decoded = decode_records(fresh)
         self._remember_names(decoded)
         writes += self._attribute(decoded)
+        writes += self._late_orphan_writes(self.clock.now_ms())
         await self._write_all(writes)
         await self._publish_refused(decoded)
         if (

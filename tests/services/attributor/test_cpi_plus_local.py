@@ -151,3 +151,70 @@ async def test_skan_installs_are_credited_to_the_network_owner(
     assert credits == [("skan-install-0", "mobidream", "sole", 1.0)]
     payouts = ch_client.query("SELECT conversion_id, payout_type, amount FROM payouts").result_rows
     assert payouts == [("skan-install-0", "cpi", 180)]
+
+
+async def test_post_install_event_waits_for_an_install_credited_elsewhere(
+    tmp_path: Path, ch_client: Client
+) -> None:
+    """A registration whose install another attributor instance credits (its partition is
+    not ours) stays pending, survives a restart (rebuilt from the store), and is credited
+    from the stored install credits once they appear."""
+    load_registry(REPO / "deploy" / "registry.example.yaml")
+    clock = FixedClock(int((T0 + timedelta(days=2)).timestamp() * 1000))
+
+    def attributor_on(bus: LocalBus) -> Attributor:
+        return Attributor(
+            bus.consumer(["events.v1", "events.dlq.v1"], "attributor"), ClickHouseSink(ch_client),
+            clock, AttributorConfig(models=(Model.LAST_TOUCH,), batch_max_ms=20),
+        )  # fmt: skip
+
+    registration = stamped(
+        Conversion(event_id="evt-registration-x", ts=T0 + timedelta(seconds=400),
+                   event_name="registration", device_id=DEVICE, install_id=INSTALL_ID,
+                   advertiser_id="rocket-app"),
+        T0 + timedelta(seconds=400),
+    )  # fmt: skip
+    log = LocalLog(tmp_path / "bus", default_partitions=2)
+    bus = LocalBus(log)
+    await bus.start()
+    await bus.send_batch("events.v1", [encode_event(registration)])
+    first = attributor_on(bus)
+    task = asyncio.create_task(first.run())
+    await wait_for(
+        lambda: ch_client.query("SELECT count() FROM events").result_rows == [(1,)], task
+    )
+    first.stop()
+    await task
+    assert ch_client.query("SELECT count() FROM attribution_credits").result_rows == [(0,)]
+
+    # another instance credits the install to mobidream
+    ch_client.insert(
+        "attribution_credits",
+        [[INSTALL_ID, T0 + timedelta(seconds=45), 4242, "rocket-app", "mobidream",
+          "mobile_network", "install", "last_touch", "sole", 0, 1, 1.0, 0]],
+        column_names=["conversion_id", "conversion_ts", "touch_key", "advertiser_id",
+                      "partner_id", "partner_type", "event_name", "model", "role", "position",
+                      "path_length", "weight", "credited_revenue"],
+    )  # fmt: skip
+    second = attributor_on(bus)  # a restart: the pending registration is rebuilt from the store
+    task = asyncio.create_task(second.run())
+    await wait_for(lambda: len(second.pending_orphans) == 1, task)
+    later = stamped(
+        Click(event_id="evt-later-click", ts=T0 + timedelta(days=1), partner_id="mobidream",
+              campaign_id="rocket-ios-install", visitor_id="someone-else",
+              advertiser_id="rocket-app"),
+        T0 + timedelta(days=1),
+    )  # fmt: skip
+    await bus.send_batch("events.v1", [encode_event(later)])  # any batch triggers the check
+
+    def inherited() -> list[tuple[str, str, str]]:
+        return ch_client.query(
+            "SELECT conversion_id, partner_id, role FROM attribution_credits "
+            "WHERE conversion_id = 'evt-registration-x'"
+        ).result_rows
+
+    await wait_for(lambda: inherited() == [("evt-registration-x", "mobidream", "sole")], task)
+    second.stop()
+    await task
+    await bus.stop()
+    assert second.pending_orphans == {}
