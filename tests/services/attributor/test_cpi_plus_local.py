@@ -159,7 +159,6 @@ async def test_post_install_event_waits_for_an_install_credited_elsewhere(
     """A registration whose install another attributor instance credits (its partition is
     not ours) stays pending, survives a restart (rebuilt from the store), and is credited
     from the stored install credits once they appear."""
-    load_registry(REPO / "deploy" / "registry.example.yaml")
     clock = FixedClock(int((T0 + timedelta(days=2)).timestamp() * 1000))
 
     def attributor_on(bus: LocalBus) -> Attributor:
