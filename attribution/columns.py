@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
-from typing import Self
+from typing import Self, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,16 @@ class TouchFlag(IntEnum):
 
     BOT = 1
     FRAUD = 2
+
+
+T = TypeVar("T", "Touches", "Conversions", "Credits")
+
+
+def concat_rows(first: T, second: T) -> T:
+    """The rows of `first`, then those of `second` (tables of one type)."""
+    return type(first)(
+        *(np.concatenate([getattr(first, f.name), getattr(second, f.name)]) for f in fields(first))
+    )
 
 
 def _check_lengths(table: object) -> None:

@@ -18,7 +18,9 @@ an instance may carry a more precise one, chosen from the class's ``reasons``::
     ├── NotFound                  404  not_found
     │   ├── UnknownAdvertiser     404  advertiser_unknown
     │   ├── UnknownCampaign       404  campaign_unknown
-    │   └── UnknownPartner        404  partner_unknown
+    │   ├── UnknownPartner        404  partner_unknown
+    │   ├── UnknownApp            404  app_unknown
+    │   └── UnknownPostbackSource 404  postback_source_unknown
     ├── TooLarge                  413  payload_too_large
     ├── RateLimited               429  rate_limited          (retriable, retry_after_s)
     └── RegistryInvalid           500  registry_invalid      (configuration, at start-up)
@@ -123,6 +125,18 @@ class UnknownCampaign(NotFound):
 
 class UnknownPartner(NotFound):
     reason = "partner_unknown"
+
+
+class UnknownApp(NotFound):
+    """No campaign of the registry names this app (or it is another advertiser's)."""
+
+    reason = "app_unknown"
+
+
+class UnknownPostbackSource(NotFound):
+    """``/v1/postback/{source}`` names no preset."""
+
+    reason = "postback_source_unknown"
 
 
 class TooLarge(TrackerError):

@@ -72,7 +72,7 @@ from schemas.events import Context, Conversion, DeviceIdType, Install
 from tracker.apple import AakPostback, SkanPostback
 from tracker.click_ids import SecretRing, verify_click_id
 from tracker.enrich import ms_to_datetime
-from tracker.errors import InvalidClickId, NotFound, RegistryInvalid
+from tracker.errors import InvalidClickId, RegistryInvalid, UnknownApp
 from tracker.postbacks import FraudRules, MappedPostback, PostbackMalformed, ctit_seconds
 from tracker.postbacks.fraud import (
     CTIT_TOO_SHORT,
@@ -85,18 +85,6 @@ from tracker.registry import Registry
 NAMESPACE = uuid.UUID("6b345e6f-8773-4fc2-8edf-55865f7a9702")  # fixed forever: ids derive from it
 SUB_MAX_CHARS = 255
 _EVENT_NAME_BAD = re.compile(r"[^a-z0-9_.:\-]+")
-
-
-class UnknownApp(NotFound):
-    """No campaign of the registry names this app (or it is another advertiser's)."""
-
-    reason = "app_unknown"
-
-
-class UnknownPostbackSource(NotFound):
-    """``/v1/postback/{source}`` names no preset."""
-
-    reason = "postback_source_unknown"
 
 
 def deterministic_id(*parts: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from attribution.columns import Conversions, Credits, Model, Role
+from attribution.columns import Conversions, Credits, Model, concat_rows
 from attribution.contracts import ContractBook
 from attribution.ids import hash_id
 from attribution.payouts import (
@@ -21,12 +21,18 @@ from attribution.payouts import (
     PostInstallEvents,
     compute_payouts,
 )
-from services.attributor.rows import Columns, ConversionInfo
+from services.attributor.rows import (
+    MODEL_IDS,
+    MODEL_NAMES,
+    ROLE_IDS,
+    ROLE_NAMES,
+    Columns,
+    ConversionInfo,
+    conversions_of_infos,
+)
 from services.attributor.sink import Sink
 
 PAYOUT_TYPE_NAMES = {int(t): t.name.lower() for t in PayoutType}
-ROLE_NAMES = {int(r): r.name.lower() for r in Role}
-MODEL_NAMES = {int(m): m.name.lower() for m in Model}
 
 CAPS_QUERY = (
     "SELECT contract_id, partner_id, "
@@ -110,16 +116,7 @@ class PayoutStage:
             role=np.array([_role(str(r[7])) for r in prior_rows], np.int8),
             model=np.array([_model(str(r[8])) for r in prior_rows], np.int8),
         )  # fmt: skip
-        keys = list(originals)
-        n = len(keys)
-        z = np.zeros(n, np.int64)
-        conversions = Conversions(
-            conversion_id=np.array(keys, np.int64), identity=z,
-            ts_ms=np.array([originals[k].conversion_ts_ms for k in keys], np.int64),
-            advertiser_id=np.array([hash_id(originals[k].advertiser_id) for k in keys], np.int64),
-            event_name=np.array([hash_id(originals[k].event_name) for k in keys], np.int64),
-            order_id=z, revenue=z, currency=z, click_id=z,
-        )  # fmt: skip
+        conversions = conversions_of_infos(list(originals), originals)
         empty_credits = reversal_credits.take(np.zeros(0, np.intp))
         result = compute_payouts(
             empty_credits,
@@ -163,7 +160,7 @@ class PayoutStage:
     ) -> Columns:
         """Payout rows for the batch's new credits and its post-install events."""
         events, install_credits, install_infos = self._post_install(
-            post_install, sink, self._batch_installs(credits, infos)
+            post_install, sink, self._batch_installs(credits, infos) if post_install else []
         )
         result = compute_payouts(
             credits,
@@ -269,11 +266,11 @@ class PayoutStage:
 
 
 def _role(name: str) -> int:
-    return int(Role[name.upper()]) if name else 0
+    return ROLE_IDS.get(name, 0)
 
 
 def _model(name: str) -> int:
-    return int(Model[name.upper()]) if name else 0
+    return MODEL_IDS.get(name, 0)
 
 
 def _cpi_ledger(pairs: Sequence[tuple[int, int]]) -> CpiPlusLedger:
@@ -289,17 +286,8 @@ def _with_installs(
     """The batch's conversions plus rows for stored installs that CPI+ refers to."""
     if install_credits is None:
         return conversions
-    missing = [k for k in infos if k not in set(conversions.conversion_id.tolist())]
+    present = set(conversions.conversion_id.tolist())
+    missing = [k for k in infos if k not in present]
     if not missing:
         return conversions
-    n = len(missing)
-    z = np.zeros(n, np.int64)
-    extra = Conversions(
-        conversion_id=np.array(missing, np.int64), identity=z,
-        ts_ms=np.array([infos[k].conversion_ts_ms for k in missing], np.int64),
-        advertiser_id=np.array([hash_id(infos[k].advertiser_id) for k in missing], np.int64),
-        event_name=np.full(n, hash_id("install"), np.int64), order_id=z, revenue=z, currency=z,
-        click_id=z,
-    )  # fmt: skip
-    return Conversions(*(np.concatenate([getattr(conversions, f), getattr(extra, f)])
-                         for f in conversions.__dataclass_fields__))  # fmt: skip
+    return concat_rows(conversions, conversions_of_infos(missing, infos))

@@ -9,13 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from attribution.columns import Credits, Model, Role
+from attribution.columns import Credits
 from attribution.ids import hash_id
 from attribution.reversals import FULL_REVERSAL, Reversals, reverse
-from services.attributor.rows import ConversionInfo
-
-MODEL_IDS = {m.name.lower(): int(m) for m in Model}
-ROLE_IDS = {r.name.lower(): int(r) for r in Role}
+from services.attributor.rows import MODEL_IDS, ROLE_IDS, ConversionInfo
 
 CREDIT_QUERY = (
     "SELECT conversion_id, toUnixTimestamp64Milli(conversion_ts), touch_key, advertiser_id, "

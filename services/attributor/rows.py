@@ -10,7 +10,8 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from attribution.columns import Credits, Model, Role
+from attribution.columns import Conversions, Credits, Model, Role
+from attribution.ids import hash_id
 from services.attributor.decode import DecodedBatch, Rejected
 from services.bus.records import Record
 
@@ -25,6 +26,8 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 MODEL_NAMES = {int(m): m.name.lower() for m in Model}
 ROLE_NAMES = {int(r): r.name.lower() for r in Role}
+MODEL_IDS = {name: value for value, name in MODEL_NAMES.items()}
+ROLE_IDS = {name: value for value, name in ROLE_NAMES.items()}
 Columns = dict[str, Sequence[Any]]
 
 
@@ -98,6 +101,46 @@ class ConversionInfo:
     kafka_topic: str
     kafka_partition: int
     kafka_offset: int
+
+    @classmethod
+    def from_row(cls, batch: DecodedBatch, row: int) -> ConversionInfo:
+        cols = batch.events
+        return cls(
+            conversion_id=cols["event_id"][row],
+            conversion_ts_ms=cols["ts_ms"][row],
+            advertiser_id=cols["advertiser_id"][row],
+            identity=cols["identity"][row],
+            event_name="install" if cols["type"][row] == "install" else cols["event_name"][row],
+            order_id=cols["order_id"][row],
+            currency=cols["currency"][row],
+            kafka_topic=cols["kafka_topic"][row],
+            kafka_partition=cols["kafka_partition"][row],
+            kafka_offset=cols["kafka_offset"][row],
+        )
+
+
+def conversions_of_infos(
+    keys: Sequence[int],
+    infos: Mapping[int, ConversionInfo],
+    revenue: Mapping[int, int] | None = None,
+) -> Conversions:
+    """Engine conversion rows for conversions known only by their stored info (earlier
+    batches): what the payout rules need of them (no identity, no click)."""
+    n = len(keys)
+    zeros = np.zeros(n, np.int64)
+    return Conversions(
+        conversion_id=np.array(keys, np.int64).reshape(n),
+        identity=zeros,
+        ts_ms=np.array([infos[k].conversion_ts_ms for k in keys], np.int64).reshape(n),
+        advertiser_id=np.array([hash_id(infos[k].advertiser_id) for k in keys], np.int64).reshape(
+            n
+        ),
+        event_name=np.array([hash_id(infos[k].event_name) for k in keys], np.int64).reshape(n),
+        order_id=np.array([hash_id(infos[k].order_id) for k in keys], np.int64).reshape(n),
+        revenue=np.array([(revenue or {}).get(k, 0) for k in keys], np.int64).reshape(n),
+        currency=np.array([hash_id(infos[k].currency) for k in keys], np.int64).reshape(n),
+        click_id=zeros,
+    )
 
 
 def credit_columns(

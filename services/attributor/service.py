@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from attribution.columns import Conversions, Credits, Model
+from attribution.columns import Conversions, Credits, Model, concat_rows
 from attribution.contracts import ContractBook
 from attribution.engine import EngineConfig, concat_credits
 from attribution.ids import hash_id
@@ -47,6 +47,7 @@ from services.attributor.reversals import (
 from services.attributor.rows import (
     Columns,
     ConversionInfo,
+    conversions_of_infos,
     credit_columns,
     dead_letter_columns,
     dead_letters_of,
@@ -219,7 +220,7 @@ class Attributor:
                 self.state.append(touches_of(chunk), conversions_of(chunk), self._watermark(chunk))
                 self.pending_reversals.extend(self._reversal_requests(chunk, chunk.reversal_rows))
                 self._collect_orphans(chunk)
-            self._match_pending_from_store(stored_only=True)
+            self._match_pending_from_store()
             self._drop_credited_orphans()
         if self.payout_stage is not None:
             self.payout_stage.rebuild(self.sink)
@@ -253,6 +254,21 @@ class Attributor:
         for key in credited:
             self.pending_orphans.pop(key, None)
 
+    def _stored_install_credits(self, install_ids: set[str]) -> dict[str, list[InstallCredit]]:
+        """The stored credits of these installs, by install id."""
+        installs: dict[str, list[InstallCredit]] = {}
+        if not install_ids:
+            return installs
+        rows = self.sink.query_rows(INSTALL_CREDITS_QUERY, {"ids": sorted(install_ids)})
+        for conv, ts, touch, partner, model in rows:
+            installs.setdefault(str(conv), []).append(
+                InstallCredit(
+                    str(conv), int(ts), int(touch), str(partner), Model[str(model).upper()]
+                )
+            )
+            self.partner_names.setdefault(hash_id(str(partner)), str(partner))
+        return installs
+
     def _late_orphan_writes(self, now_ms: int) -> list[PendingWrite]:
         """Pending post-install events whose install was credited by another instance (or
         before a restart): credit them from the stored install credits. Their rows keep the
@@ -262,17 +278,9 @@ class Attributor:
         if not self.pending_orphans or time.monotonic() < self._next_orphan_check:
             return []
         self._next_orphan_check = time.monotonic() + ORPHAN_CHECK_SECONDS
-        wanted = sorted({o.install_id for o, _ in self.pending_orphans.values()})
-        installs: dict[str, list[InstallCredit]] = {}
-        for conv, ts, touch, partner, model in self.sink.query_rows(
-            INSTALL_CREDITS_QUERY, {"ids": wanted}
-        ):
-            installs.setdefault(str(conv), []).append(
-                InstallCredit(
-                    str(conv), int(ts), int(touch), str(partner), Model[str(model).upper()]
-                )
-            )
-            self.partner_names.setdefault(hash_id(str(partner)), str(partner))
+        installs = self._stored_install_credits(
+            {o.install_id for o, _ in self.pending_orphans.values()}
+        )
         ready = [o for o, _ in self.pending_orphans.values() if o.install_id in installs]
         if not ready:
             return []
@@ -498,16 +506,21 @@ class Attributor:
         credits its install, with that install's record as its source.
         """
         cols = decoded.events
+        candidates = [
+            r for r in decoded.conversion_rows
+            if cols["install_id"][r] and cols["type"][r] != "install"
+        ]  # fmt: skip
+        if not candidates and not self.pending_orphans:  # the common case: nothing to link
+            return credits, infos, []
         sources = dict(infos)
         credited = set(credits.conversion_id.tolist())
         orphans = [
             Orphan(
                 cols["event_key"][r], cols["install_id"][r], cols["ts_ms"][r], cols["revenue"][r]
             )
-            for r in decoded.conversion_rows
-            if cols["install_id"][r] and cols["type"][r] != "install"
-            and cols["event_key"][r] not in credited
-        ]  # fmt: skip
+            for r in candidates
+            if cols["event_key"][r] not in credited
+        ]
         installs: dict[str, list[InstallCredit]] = {}
         install_infos: dict[str, ConversionInfo] = {}
         columns = (credits.conversion_id, credits.touch_id, credits.partner_id, credits.model)
@@ -524,16 +537,9 @@ class Attributor:
             _, info = self.pending_orphans.pop(orphan.conversion_key)
             infos[orphan.conversion_key] = info
             sources[orphan.conversion_key] = install_infos[orphan.install_id]
-        wanted = sorted({o.install_id for o in orphans} - set(installs))
-        if wanted:
-            for conv, ts, touch, partner, model in self.sink.query_rows(
-                INSTALL_CREDITS_QUERY, {"ids": wanted}
-            ):
-                credit = InstallCredit(
-                    str(conv), int(ts), int(touch), str(partner), Model[str(model).upper()]
-                )
-                installs.setdefault(str(conv), []).append(credit)
-                self.partner_names.setdefault(hash_id(str(partner)), str(partner))
+        installs.update(
+            self._stored_install_credits({o.install_id for o in orphans} - set(installs))
+        )
         extra = inherit(
             orphans + late, installs, self.config.models, self.config.engine.post_install_ms
         )
@@ -579,22 +585,8 @@ class Attributor:
             self.metrics.event_to_credit_seconds.observe(max(0, now_ms - received[r]) / 1000)
 
     def _conversion_infos(self, decoded: DecodedBatch) -> dict[int, ConversionInfo]:
-        cols = decoded.events
-        return {
-            cols["event_key"][r]: ConversionInfo(
-                conversion_id=cols["event_id"][r],
-                conversion_ts_ms=cols["ts_ms"][r],
-                advertiser_id=cols["advertiser_id"][r],
-                identity=cols["identity"][r],
-                event_name="install" if cols["type"][r] == "install" else cols["event_name"][r],
-                order_id=cols["order_id"][r],
-                currency=cols["currency"][r],
-                kafka_topic=cols["kafka_topic"][r],
-                kafka_partition=cols["kafka_partition"][r],
-                kafka_offset=cols["kafka_offset"][r],
-            )
-            for r in decoded.conversion_rows
-        }
+        keys = decoded.events["event_key"]
+        return {keys[r]: ConversionInfo.from_row(decoded, r) for r in decoded.conversion_rows}
 
     # -- reversals -----------------------------------------------------------------------
     def _reversal_requests(
@@ -609,18 +601,7 @@ class Attributor:
                     advertiser_id=cols["advertiser_id"][r],
                     order_id=cols["order_id"][r],
                     amount=payload_amount if payload_amount > 0 else FULL_REVERSAL,
-                    source=ConversionInfo(
-                        cols["event_id"][r],
-                        cols["ts_ms"][r],
-                        cols["advertiser_id"][r],
-                        cols["identity"][r],
-                        "",
-                        cols["order_id"][r],
-                        cols["currency"][r],
-                        cols["kafka_topic"][r],
-                        cols["kafka_partition"][r],
-                        cols["kafka_offset"][r],
-                    ),
+                    source=ConversionInfo.from_row(decoded, r),
                 )
             )
         return out
@@ -680,7 +661,7 @@ class Attributor:
         )
         return [stored_credit(row) for row in rows]
 
-    def _match_pending_from_store(self, *, stored_only: bool) -> None:
+    def _match_pending_from_store(self) -> None:
         if not self.pending_reversals:
             return
         stored = self._stored_credits(self.pending_reversals)
@@ -800,20 +781,4 @@ def _with_late(
     if not late:
         return conversions
     keys = [p.conversion_key for p in late]
-    extra = Conversions(
-        conversion_id=np.array(keys, np.int64),
-        identity=np.zeros(len(keys), np.int64),
-        ts_ms=np.array([infos[k].conversion_ts_ms for k in keys], np.int64),
-        advertiser_id=np.array([hash_id(infos[k].advertiser_id) for k in keys], np.int64),
-        event_name=np.array([hash_id(infos[k].event_name) for k in keys], np.int64),
-        order_id=np.array([hash_id(infos[k].order_id) for k in keys], np.int64),
-        revenue=np.array([revenue.get(k, 0) for k in keys], np.int64),
-        currency=np.array([hash_id(infos[k].currency) for k in keys], np.int64),
-        click_id=np.zeros(len(keys), np.int64),
-    )
-    return Conversions(
-        *(np.concatenate([getattr(conversions, f), getattr(extra, f)]) for f in _CONVERSION_FIELDS)
-    )
-
-
-_CONVERSION_FIELDS = tuple(Conversions.__dataclass_fields__)
+    return concat_rows(conversions, conversions_of_infos(keys, infos, revenue))

@@ -12,13 +12,12 @@ import pytest
 from schemas.events import Conversion, Install
 from tracker.apple import AakPostback, SkanPostback
 from tracker.click_ids import SecretRing, mint_click_id
-from tracker.errors import RegistryInvalid
+from tracker.errors import RegistryInvalid, UnknownApp
 from tracker.mobile import (
     NAMESPACE,
     AppDirectory,
     ClickCheck,
     PostbackContext,
-    UnknownApp,
     app_key,
     check_click_id,
     conversion_from_postback,

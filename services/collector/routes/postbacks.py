@@ -41,11 +41,10 @@ from services.collector.deps import CollectorDeps
 from services.collector.http_errors import error_response
 from services.collector.routes.sdk import read_body
 from tracker.enrich import RequestInfo
-from tracker.errors import InvalidEvent, TrackerError
+from tracker.errors import InvalidEvent, TrackerError, UnknownPostbackSource
 from tracker.mobile import (
     AppDirectory,
     PostbackContext,
-    UnknownPostbackSource,
     check_click_id,
     event_from_postback,
 )
