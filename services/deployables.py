@@ -31,6 +31,7 @@ from services.collector.metrics import CollectorMetrics
 from services.dashboard import build_dashboard_router
 from services.logs import configure_logging
 from services.reports import build_reports_router
+from services.runtime import freeze_startup_heap
 from services.settings import AttributorSettings, CollectorSettings, load
 from services.store.clickhouse import connect
 from services.store.migrations import migrate
@@ -71,6 +72,7 @@ def serve_collector(host: str | None, port: int | None) -> int:
     settings = load(CollectorSettings)
     configure_logging(settings.log_level)
     app = build_collector_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=host or settings.host,
@@ -149,6 +151,7 @@ def serve_attributor(host: str | None, port: int | None) -> int:
     settings = load(AttributorSettings)
     configure_logging(settings.log_level)
     app = build_attributor_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=host or "127.0.0.1",

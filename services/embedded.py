@@ -28,6 +28,7 @@ from services.collector.metrics import CollectorMetrics
 from services.dashboard import build_dashboard_router
 from services.logs import configure_logging
 from services.reports import build_reports_router
+from services.runtime import freeze_startup_heap
 from services.settings import EmbeddedSettings, load
 from services.store.clickhouse import connect
 from services.store.migrations import migrate
@@ -102,6 +103,7 @@ def serve_embedded(host: str, port: int, data_dir: Path) -> int:
     configure_logging(settings.log_level)
     app = build_embedded_app(settings)
     log.info("serving", extra={"url": f"http://{host}:{port}", "data_dir": str(data_dir)})
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=settings.host,

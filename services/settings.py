@@ -79,7 +79,7 @@ class CollectorSettings(StoreSettings, KafkaSettings, RegistrySettings):
     )
     click_id_param: str = Field("clickid", pattern=r"^[A-Za-z0-9_]{1,32}$")
     click_id_max_age_days: int = Field(90, ge=1)
-    visitor_cookie: str = "ps_vid"
+    visitor_cookie: str = Field("ps_vid", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ip_anonymization: Literal["full", "24", "none"] = "24"
     max_event_bytes: int = Field(32 * 1024, ge=1024)
     max_request_bytes: int = Field(500 * 1024, ge=1024)
@@ -91,6 +91,11 @@ class CollectorSettings(StoreSettings, KafkaSettings, RegistrySettings):
     )
     ctit_min_seconds: float = Field(10.0, ge=0)
     datacenter_networks: list[str] = Field(default_factory=list)
+    fast_paths: bool = Field(
+        True,
+        description="serve clicks, impressions and the conversion pixel in front of FastAPI "
+        "(services/collector/fast_paths.py); off: by the FastAPI routes, same answers",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secret_in_production(self) -> CollectorSettings:
@@ -126,6 +131,21 @@ class AttributorSettings(StoreSettings, KafkaSettings, RegistrySettings):
         description="heuristic models credited on the stream, side by side",
     )
     retry_max_seconds: float = Field(30.0, gt=0)
+    flood_detection: bool = Field(
+        True,
+        description="judge partners for click flooding; installs they win while flagged are "
+        "recorded with the click_flooding flag and not paid",
+    )
+    flood_window_hours: int = Field(24, ge=1, description="rolling window of the counts")
+    flood_min_clicks: int = Field(1_000, ge=1, description="clicks before the ratio is judged")
+    flood_min_installs: int = Field(
+        20, ge=1, description="installs of known CTIT before their distribution is judged"
+    )
+    flood_max_clicks_per_install: float = Field(100.0, gt=0)
+    flood_max_share_ctit_over_24h: float = Field(0.5, ge=0, le=1)
+    flood_max_ctit_flatness: float = Field(
+        0.7, ge=0, le=1, description="1: CTITs spread evenly over the week (flooding)"
+    )
     chaos_exit_after_write: float = Field(
         0.0,
         ge=0,

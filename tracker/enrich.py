@@ -18,7 +18,7 @@ from typing import TypeVar
 from schemas.events import Consent as ConsentModel
 from schemas.events import Context, EventBase, PartnerType, Source
 from tracker.bots import HUMAN, detect_bot
-from tracker.click_ids import SecretRing, verify_click_id
+from tracker.click_ids import ClickIdClaims, SecretRing, verify_click_id
 from tracker.consent import NO_SIGNALS, Consent
 from tracker.network import IpMode, anonymize_ip
 
@@ -48,7 +48,9 @@ class EnrichConfig:
     partner_types: Mapping[str, str]  # partner id -> partner type, from the registry
 
 
+@functools.lru_cache(maxsize=1024)
 def ms_to_datetime(ms: int) -> datetime:
+    """The UTC datetime of epoch milliseconds (cached: a batch's events share one server time)."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
@@ -85,18 +87,26 @@ def _context(
     )
 
 
-def enrich(event: E, info: RequestInfo, config: EnrichConfig, new_event_id: str) -> E:
+def enrich(
+    event: E,
+    info: RequestInfo,
+    config: EnrichConfig,
+    new_event_id: str,
+    *,
+    minted: ClickIdClaims | None = None,
+) -> E:
     """The canonical event: ids, server time, context, and the click id's visitor.
 
     Raises `tracker.errors.InvalidClickId` when the event's click id is forged, tampered,
-    expired or malformed.
+    expired or malformed. ``minted``: the claims of a click id the caller has just minted
+    for this very event (a click), which need no verification.
     """
     update: dict[str, object] = {
         "event_id": event.event_id or new_event_id,
         "received_at": ms_to_datetime(info.received_at_ms),
     }
     if event.click_id:
-        claims = verify_click_id(
+        claims = minted or verify_click_id(
             config.click_secrets, event.click_id, info.received_at_ms, config.click_max_age_ms
         )
         update["visitor_id"] = str(claims.visitor_id)

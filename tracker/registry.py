@@ -50,7 +50,13 @@ from tracker.errors import (
     UnknownPartner,
 )
 from tracker.network import NetworkSet
-from tracker.redirects import DEFAULT_CLICK_PARAM, AllowedHosts, parse_safe_url, resolve_landing_url
+from tracker.redirects import (
+    DEFAULT_CLICK_PARAM,
+    AllowedHosts,
+    LandingTemplate,
+    parse_safe_url,
+    resolve_landing_url,
+)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -161,6 +167,7 @@ class Campaign(_Model):
     click_param_name: str = Field(DEFAULT_CLICK_PARAM, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     app_id: str | None = None
     _allowed_hosts: AllowedHosts = PrivateAttr()
+    _landing: LandingTemplate = PrivateAttr()
 
     @field_validator("landing_url")
     @classmethod
@@ -179,6 +186,7 @@ class Campaign(_Model):
 
     def model_post_init(self, context: Any, /) -> None:
         self._allowed_hosts = AllowedHosts.compile(self.allowed_redirect_domains)
+        self._landing = LandingTemplate.of(parse_safe_url(self.landing_url), self.click_param_name)
 
     @property
     def allowed_hosts(self) -> AllowedHosts:
@@ -186,6 +194,8 @@ class Campaign(_Model):
 
     def redirect_url(self, override_url: str | None, click_id: str) -> str:
         """The landing (or allowed override) URL carrying ``click_id``; see tracker.redirects."""
+        if not override_url:
+            return self._landing.with_value(click_id)
         return resolve_landing_url(
             self.landing_url,
             override_url,

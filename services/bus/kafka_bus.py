@@ -1,12 +1,13 @@
 """The Kafka backend: ``KafkaProducerBus``, ``KafkaConsumerBus`` and ``ensure_topics``.
 
 Producer: idempotent (``enable_idempotence=True``, ``acks="all"``), zstd-compressed, with
-``linger_ms``/``max_batch_size`` batching. ``send_batch`` hands every item to aiokafka's
-accumulator without waiting (``send`` only waits when the accumulator is full), then awaits
-all delivery futures together: one call costs one round of batches, never one round trip
-per item. The partition is aiokafka's default (murmur2 of the key, as in the Java client),
-so one key always lands in one partition; with idempotence the broker keeps the order of a
-partition's batches even when they are retried.
+``linger_ms``/``max_batch_size`` batching. ``send_batch`` goes through a ``BatchingSender``
+(services/bus/kafka_batches.py): the items of all concurrent calls are grouped into one record
+batch per partition and handed to aiokafka whole, so a call costs a share of one round of
+batches, never one round trip (nor one aiokafka ``send``) per item. The partition is Kafka's
+default (murmur2 of the key, as in the Java client), so one key always lands in one
+partition; with idempotence the broker keeps the order of a partition's batches even when
+they are retried.
 
 Consumer: ``enable_auto_commit=False`` and ``auto_offset_reset="earliest"``; the caller
 commits explicitly after its own write succeeded (commit-after-write). Rebalances are
@@ -20,7 +21,6 @@ can be started again after ``stop`` or after a failed ``start``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
 from services.bus.errors import BusClosed, BusError, BusUnavailable, CommitFailed, DeliveryFailed
+from services.bus.kafka_batches import BatchingSender
 from services.bus.protocols import RebalanceCallback
 from services.bus.records import Record, TopicPartition
 
@@ -73,6 +74,7 @@ class KafkaProducerBus:
             "metadata_max_age_ms": metadata_max_age_ms,
         }
         self._producer: Any = None
+        self._sender: BatchingSender | None = None
         self._started = False  # between start() and stop(), even while the producer is reset
 
     async def start(self) -> None:
@@ -90,11 +92,20 @@ class KafkaProducerBus:
             await producer.stop()
             raise
         self._producer = producer
+        self._sender = BatchingSender(
+            producer,
+            linger_ms=self._options["linger_ms"],
+            max_batch_bytes=self._options["max_batch_size"],
+        )
+        self._sender.start()
 
     async def stop(self) -> None:
         """Deliver what is buffered (waiting up to the request timeout), then disconnect."""
         self._started = False
         producer, self._producer = self._producer, None
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            await sender.close()
         if producer is not None:
             await producer.stop()
 
@@ -109,46 +120,25 @@ class KafkaProducerBus:
         """
         if self._producer is producer:
             self._producer = None
-            await producer.stop()
+            sender, self._sender = self._sender, None
+            if sender is not None:
+                sender.refuse_new()
+            await producer.stop()  # fails what it still holds: the sender's waits end
+            if sender is not None:
+                await sender.close()
 
     async def send_batch(self, topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
         if self._producer is None and self._started:
             await self.start()  # after a reset; BusUnavailable while the broker is still away
-        producer = self._producer
-        if producer is None:
+        producer, sender = self._producer, self._sender
+        if producer is None or sender is None:
             raise BusClosed("KafkaProducerBus is not started")
         try:
-            await self._send(producer, topic, items)
+            await sender.send(topic, items)
         except DeliveryFailed as exc:
             if not exc.retriable:
                 await self._reset(producer)
             raise
-
-    async def _send(self, producer: Any, topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
-        futures: list[asyncio.Future[Any]] = []
-        try:
-            for key, value in items:
-                futures.append(await producer.send(topic, value=value, key=key))
-        except KafkaError as exc:
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            raise DeliveryFailed(
-                f"send to {topic} failed: {exc!r}",
-                retriable=_retriable(exc),
-                delivered=frozenset(
-                    i for i, r in enumerate(results) if not isinstance(r, BaseException)
-                ),
-            ) from exc
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise DeliveryFailed(
-                f"{topic}: {len(failures)} of {len(results)} records not acknowledged: "
-                f"{failures[0]!r}",
-                retriable=all(_retriable(f) for f in failures),
-                delivered=frozenset(
-                    i for i, r in enumerate(results) if not isinstance(r, BaseException)
-                ),
-            ) from failures[0]
 
 
 class _RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]

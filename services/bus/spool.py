@@ -3,8 +3,9 @@
 A request is answered once its events are durable: acknowledged by the primary, or fsync'd
 to the spool (a ``LocalLog``). The producer is in one of two modes:
 
-* **direct**: ``send_batch`` sends to the primary and waits up to ``deadline_ms``. Acked in
-  time: done. If the send fails, or is still pending at the deadline, the producer switches
+* **direct**: ``send_batch`` sends to the primary and waits up to ``deadline_ms`` (one timer
+  watches the oldest outstanding send, not one per call). Acked in time: done. If the send
+  fails, or is still pending at the deadline, the producer switches
   to spool mode by TAKING OVER every send still outstanding, in the order they were made:
   their items are written to the spool (so the spool order is the submission order) and
   their callers are released once the spool has fsync'd them.
@@ -67,6 +68,7 @@ class _DirectSend:
     items: Sequence[tuple[bytes, bytes]]
     task: asyncio.Task[None]
     done: asyncio.Future[None]
+    started: float  # loop time
 
 
 class SpoolingProducer:
@@ -96,7 +98,9 @@ class SpoolingProducer:
         self._closing = False
         self._primary_started = False
         self._spooling = False
-        self._direct: list[_DirectSend] = []
+        # Outstanding direct sends, oldest first; one timer watches the oldest's deadline
+        self._direct: dict[_DirectSend, None] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
         self._settling: set[asyncio.Task[bool]] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._delivered = DeliveredMarks()
@@ -198,14 +202,26 @@ class SpoolingProducer:
             items,
             loop.create_task(self.primary.send_batch(topic, items)),
             loop.create_future(),
+            loop.time(),
         )
-        self._direct.append(send)
-        send.task.add_done_callback(lambda _: self._on_direct_done(send))
-        try:
-            await asyncio.wait_for(asyncio.shield(send.done), self._deadline_s)
-        except TimeoutError:
+        self._direct[send] = None
+        send.task.add_done_callback(functools.partial(self._on_direct_done, send))
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(send.started + self._deadline_s, self._check_deadline)
+        await send.done  # resolved when acked, or once taken over and fsync'd to the spool
+
+    def _check_deadline(self) -> None:
+        """The oldest outstanding direct send is past its deadline: take them all over."""
+        self._watchdog = None
+        if not self._direct:
+            return
+        loop = asyncio.get_running_loop()
+        oldest = next(iter(self._direct))
+        due = oldest.started + self._deadline_s
+        if loop.time() >= due:
             self._take_over()
-            await asyncio.shield(send.done)
+        else:
+            self._watchdog = loop.call_at(due, self._check_deadline)
 
     def _enter_spool_mode(self) -> None:
         if not self._spooling:
@@ -213,18 +229,18 @@ class SpoolingProducer:
             self._drained.clear()
             self._wake.set()
 
-    def _on_direct_done(self, send: _DirectSend) -> None:
+    def _on_direct_done(self, send: _DirectSend, _task: object = None) -> None:
         if send not in self._direct:
             return  # taken over: a settle task follows it
         if send.task.cancelled() or send.task.exception() is not None:
             self._take_over()
         else:
-            self._direct.remove(send)
+            del self._direct[send]
             _resolve(send.done)
 
     def _take_over(self) -> None:
         """Move every outstanding direct send to the spool, in submission order."""
-        sends, self._direct = self._direct, []
+        sends, self._direct = list(self._direct), {}
         if not sends:
             return
         self._enter_spool_mode()

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.bus.protocols import EventProducer
 from services.clock import Clock, SystemClock
 from services.collector.deps import CollectorDeps
+from services.collector.fast_paths import CollectorApp, TrackingFastPaths
 from services.collector.http_errors import install_error_handlers
 from services.collector.intake import Intake
 from services.collector.metrics import CollectorMetrics
@@ -121,13 +122,14 @@ def create_app(
             if manage_producer:
                 await producer.stop()
 
-    app = FastAPI(
+    app = CollectorApp(
         title="partnerstream collector",
         description=DESCRIPTION,
         version="1",
         lifespan=lifespan,
     )
     app.state.deps = deps
+    app.fast_paths = TrackingFastPaths(deps) if settings.fast_paths else None
     install_error_handlers(app)
     app.include_router(ops.build_router(metrics, readiness or _always_ready))
     app.include_router(links.build_router(deps))

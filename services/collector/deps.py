@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from fastapi import Request
-
 from schemas.events import Source
 from services.clock import Clock
 from services.collector.intake import Intake
+from services.collector.lean_request import RequestView
 from services.collector.metrics import CollectorMetrics
+from services.collector.random_ids import random_uuid
 from services.settings import CollectorSettings
 from tracker.click_ids import SecretRing
 from tracker.consent import parse_consent
@@ -30,22 +30,22 @@ class CollectorDeps:
     limiter: RateLimiter
     click_secrets: SecretRing
 
-    def client_ip(self, request: Request) -> str | None:
+    def client_ip(self, request: RequestView) -> str | None:
         if self.settings.trust_forwarded_for:
             forwarded = request.headers.get("x-forwarded-for")
             if forwarded:
                 return forwarded.split(",")[0].strip()
         return request.client.host if request.client else None
 
-    def is_secure(self, request: Request) -> bool:
+    def is_secure(self, request: RequestView) -> bool:
         if self.settings.trust_forwarded_for:
             proto = request.headers.get("x-forwarded-proto")
             if proto:
                 return proto.split(",")[0].strip().lower() == "https"
-        return request.url.scheme == "https"
+        return bool(request.scope.get("scheme") == "https")
 
     def request_info(
-        self, request: Request, source: Source, advertiser_id: str | None = None
+        self, request: RequestView, source: Source, advertiser_id: str | None = None
     ) -> RequestInfo:
         params = request.query_params
         return RequestInfo(
@@ -60,7 +60,7 @@ class CollectorDeps:
             advertiser_id=advertiser_id,
         )
 
-    def visitor_id(self, request: Request) -> tuple[uuid.UUID, bool]:
+    def visitor_id(self, request: RequestView) -> tuple[uuid.UUID, bool]:
         """The visitor cookie's id, or a new one (second value: whether it is new)."""
         cookie = request.cookies.get(self.settings.visitor_cookie)
         if cookie:
@@ -68,7 +68,7 @@ class CollectorDeps:
                 return uuid.UUID(cookie), False
             except ValueError:
                 pass
-        return uuid.uuid4(), True
+        return random_uuid(), True
 
     def rate_limit(self, key: str, cost: float = 1.0) -> None:
         wait = self.limiter.take(key, cost, self.clock.monotonic())

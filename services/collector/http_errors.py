@@ -24,6 +24,13 @@ def tracker_error_response(exc: TrackerError) -> JSONResponse:
     return response
 
 
+def bus_error_response(exc: BusError, path: str) -> JSONResponse:
+    log.error("bus_error", extra={"reason": exc.reason, "path": path})
+    response = error_response(503, exc.reason, "events could not be made durable; retry")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_tracker_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TrackerError)
@@ -31,10 +38,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_bus_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BusError)
-        log.error("bus_error", extra={"reason": exc.reason, "path": request.url.path})
-        response = error_response(503, exc.reason, "events could not be made durable; retry")
-        response.headers["Retry-After"] = "1"
-        return response
+        return bus_error_response(exc, request.url.path)
 
     app.add_exception_handler(TrackerError, on_tracker_error)
     app.add_exception_handler(BusError, on_bus_error)

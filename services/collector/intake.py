@@ -8,7 +8,6 @@ published to the DLQ topic. The call returns only when both are durable.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,14 +17,12 @@ from pydantic import ValidationError
 from schemas.events import EventBase
 from services.clock import Clock
 from services.collector.publisher import Publisher
+from services.collector.random_ids import new_event_id
+from tracker.click_ids import ClickIdClaims
 from tracker.dead_letters import DeadLetter, raw_text
 from tracker.enrich import EnrichConfig, RequestInfo, enrich
 from tracker.errors import InvalidEvent, TrackerError
 from tracker.sdk_batches import describe, validate_item
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +56,7 @@ class Intake:
         clock: Clock,
         *,
         max_event_bytes: int,
-        new_id: Callable[[], str] = new_uuid,
+        new_id: Callable[[], str] = new_event_id,
     ) -> None:
         self.publisher = publisher
         self.enrich_config = enrich_config
@@ -110,14 +107,20 @@ class Intake:
         return outcome
 
     async def accept_events(
-        self, events: Sequence[EventBase], info: RequestInfo, endpoint: str
+        self,
+        events: Sequence[EventBase],
+        info: RequestInfo,
+        endpoint: str,
+        *,
+        minted: ClickIdClaims | None = None,
     ) -> Outcome:
-        """Events a route built itself (clicks, postbacks): enrich, publish, dead-letter."""
+        """Events a route built itself (clicks, postbacks): enrich, publish, dead-letter.
+        ``minted``: the claims of the click id the route just minted for its one click."""
         outcome = Outcome()
         letters: list[DeadLetter] = []
         for index, event in enumerate(events):
             try:
-                outcome.accepted.append(self._enrich(event, info))
+                outcome.accepted.append(self._enrich(event, info, minted))
             except TrackerError as exc:
                 outcome.rejected.append(Rejection(index, exc.reason, exc.message))
                 letters.append(self.dead_letter(exc, event.model_dump(mode="json"), info, endpoint))
@@ -132,9 +135,12 @@ class Intake:
         await self.publisher.dead_letter([letter])
         return letter
 
-    def _enrich(self, event: EventBase, info: RequestInfo) -> EventBase:
+    def _enrich(
+        self, event: EventBase, info: RequestInfo, minted: ClickIdClaims | None = None
+    ) -> EventBase:
         try:
-            return enrich(event, info, self.enrich_config, self.new_id())
+            new_id = "" if event.event_id else self.new_id()  # only when it has none
+            return enrich(event, info, self.enrich_config, new_id, minted=minted)
         except ValidationError as exc:  # an enrichment value broke a model constraint
             raise InvalidEvent(describe(exc)) from exc
 

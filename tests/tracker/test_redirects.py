@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tracker.errors import RedirectRefused
-from tracker.redirects import AllowedHosts, parse_safe_url, resolve_landing_url, with_query_param
+from tracker.redirects import (
+    AllowedHosts,
+    LandingTemplate,
+    parse_safe_url,
+    resolve_landing_url,
+    with_query_param,
+)
 
 LANDING = "https://shop.example.com/sale?utm_source=partners#top"
 ALLOWED = [
@@ -241,3 +247,19 @@ def test_wildcard_under_a_listed_punycode_domain() -> None:
     assert hosts.allows(parse_safe_url("https://shop.xn--bcher-kva.example/"))
     assert not hosts.allows(parse_safe_url("https://xn--shp-sna.xn--bcher-kva.example/"))
     assert not hosts.allows(parse_safe_url("https://xn--bcher-kva.example/"))
+
+
+@pytest.mark.parametrize(
+    "landing",
+    [
+        "https://shop.example.com/summer-sale",
+        "https://shop.example.com/summer-sale?utm_source=partners&clickid=preset#top",
+        "https://shop.example.com/p%20q?a=b&clickid=1&clickid=2&z=%C3%A9#",
+        "http://[2001:db8::1]:8080/x?y",
+    ],
+)
+@pytest.mark.parametrize("value", ["AQEB-_x9", "a b&c=d#e", ""])
+def test_landing_template_equals_appending_the_parameter(landing: str, value: str) -> None:
+    url = parse_safe_url(landing)
+    template = LandingTemplate.of(url, "clickid")
+    assert template.with_value(value) == with_query_param(url, "clickid", value)

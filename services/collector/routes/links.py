@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,29 +10,110 @@ from fastapi.responses import RedirectResponse, Response
 
 from schemas.events import Click, Impression, Source
 from services.collector.deps import CollectorDeps
-from services.collector.routes.pixel import gif_response
-from tracker.click_ids import event_id_for_click, mint_click_id
+from services.collector.lean_request import RequestView, request_target
+from services.collector.random_ids import random_bytes
+from services.collector.responses import gif_response, redirect_response
+from tracker.click_ids import NONCE_BYTES, ClickIdClaims, mint_click_id
 from tracker.enrich import ms_to_datetime
 from tracker.errors import TrackerError
 
 VISITOR_COOKIE_MAX_AGE_S = 400 * 24 * 3600  # the longest browsers keep a cookie
-SubParam = Annotated[str | None, Query(max_length=255)]
+SUB_MAX_LENGTH = 255
+URL_MAX_LENGTH = 4096
+SubParam = Annotated[str | None, Query(max_length=SUB_MAX_LENGTH)]
+
+
+Subs = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+def set_visitor_cookie(
+    deps: CollectorDeps, response: Response, request: RequestView, visitor_id: str
+) -> None:
+    """``Set-Cookie`` for the visitor id (a UUID: no quoting needed), written directly; what
+    Starlette's ``set_cookie`` writes, without building an ``http.cookies`` jar per click."""
+    secure = "; Secure" if deps.is_secure(request) else ""
+    cookie = (
+        f"{deps.settings.visitor_cookie}={visitor_id}; HttpOnly; "
+        f"Max-Age={VISITOR_COOKIE_MAX_AGE_S}; Path=/; SameSite=lax{secure}"
+    )
+    response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+
+
+async def handle_click(
+    deps: CollectorDeps,
+    request: RequestView,
+    partner_id: str,
+    campaign_id: str,
+    url: str | None,
+    subs: Subs,
+) -> Response:
+    """Record the click, mint its signed id, answer the 302 (raises TrackerError, BusError)."""
+    partner = deps.registry.partner(partner_id)
+    campaign = deps.registry.campaign(campaign_id)
+    visitor, new_visitor = deps.visitor_id(request)
+    visitor_id = str(visitor)
+    info = deps.request_info(request, Source.LINK, campaign.advertiser_id)
+    nonce = random_bytes(NONCE_BYTES)
+    claims = ClickIdClaims(deps.click_secrets.signing_key_id, info.received_at_ms, visitor, nonce)
+    click_id = mint_click_id(deps.click_secrets, visitor, info.received_at_ms, nonce)
+    target = campaign.redirect_url(url, click_id)  # raises RedirectRefused
+    event = Click(
+        event_id=str(claims.event_id),
+        ts=ms_to_datetime(info.received_at_ms),
+        partner_id=partner.id,
+        campaign_id=campaign.id,
+        click_id=click_id,
+        visitor_id=visitor_id,
+        landing_url=target,
+        sub1=subs[0],
+        sub2=subs[1],
+        sub3=subs[2],
+        sub4=subs[3],
+        sub5=subs[4],
+    )
+    await deps.intake.accept_events([event], info, "/c", minted=claims)
+    response = redirect_response(target)
+    if new_visitor:
+        set_visitor_cookie(deps, response, request, visitor_id)
+    return response
+
+
+async def handle_impression(
+    deps: CollectorDeps, request: RequestView, partner_id: str, campaign_id: str, subs: Subs
+) -> Response:
+    """Record the impression; always the GIF (a refused one is dead-lettered)."""
+    visitor, new_visitor = deps.visitor_id(request)
+    info = deps.request_info(request, Source.PIXEL)
+    rejected: str | None = None
+    try:
+        partner = deps.registry.partner(partner_id)
+        campaign = deps.registry.campaign(campaign_id)
+        info = replace(info, advertiser_id=campaign.advertiser_id)
+        event = Impression(
+            ts=ms_to_datetime(info.received_at_ms),
+            partner_id=partner.id,
+            campaign_id=campaign.id,
+            visitor_id=str(visitor),
+            sub1=subs[0],
+            sub2=subs[1],
+            sub3=subs[2],
+            sub4=subs[3],
+            sub5=subs[4],
+        )
+        await deps.intake.accept_events([event], info, "/i")
+    except TrackerError as exc:  # a pixel never breaks a page: record and answer the GIF
+        await deps.intake.reject(exc, request_target(request), info, "/i")
+        rejected = exc.reason
+    response = gif_response(rejected)
+    if new_visitor and rejected is None:
+        set_visitor_cookie(deps, response, request, str(visitor))
+    return response
 
 
 def build_router(deps: CollectorDeps) -> APIRouter:
+    """The documented routes; `services.collector.fast_paths` serves the same handlers
+    without FastAPI's per-request machinery."""
     router = APIRouter(tags=["tracking links"])
-    settings = deps.settings
-
-    def set_visitor_cookie(response: Response, request: Request, visitor_id: str) -> None:
-        response.set_cookie(
-            settings.visitor_cookie,
-            visitor_id,
-            max_age=VISITOR_COOKIE_MAX_AGE_S,
-            httponly=True,
-            secure=deps.is_secure(request),
-            samesite="lax",
-            path="/",
-        )
 
     @router.get(
         "/c/{partner_id}/{campaign_id}",
@@ -49,42 +130,17 @@ def build_router(deps: CollectorDeps) -> APIRouter:
         request: Request,
         partner_id: str,
         campaign_id: str,
-        url: Annotated[str | None, Query(max_length=4096, description="allowed override")] = None,
+        url: Annotated[
+            str | None, Query(max_length=URL_MAX_LENGTH, description="allowed override")
+        ] = None,
         sub1: SubParam = None,
         sub2: SubParam = None,
         sub3: SubParam = None,
         sub4: SubParam = None,
         sub5: SubParam = None,
     ) -> Response:
-        partner = deps.registry.partner(partner_id)
-        campaign = deps.registry.campaign(campaign_id)
-        visitor, new_visitor = deps.visitor_id(request)
-        info = deps.request_info(request, Source.LINK, campaign.advertiser_id)
-        nonce = os.urandom(8)
-        click_id = mint_click_id(deps.click_secrets, visitor, info.received_at_ms, nonce)
-        target = campaign.redirect_url(url, click_id)  # raises RedirectRefused
-        event = Click(
-            event_id=str(event_id_for_click(info.received_at_ms, nonce)),
-            ts=ms_to_datetime(info.received_at_ms),
-            partner_id=partner.id,
-            campaign_id=campaign.id,
-            click_id=click_id,
-            visitor_id=str(visitor),
-            landing_url=target,
-            sub1=sub1,
-            sub2=sub2,
-            sub3=sub3,
-            sub4=sub4,
-            sub5=sub5,
-        )
-        # The click id was minted here a moment ago: enrich() verifies it like any other.
-        await deps.intake.accept_events([event], info, "/c")
-        response = RedirectResponse(target, status_code=302)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer-when-downgrade"
-        if new_visitor:
-            set_visitor_cookie(response, request, str(visitor))
-        return response
+        subs = (sub1, sub2, sub3, sub4, sub5)
+        return await handle_click(deps, request, partner_id, campaign_id, url, subs)
 
     @router.get(
         "/i/{partner_id}/{campaign_id}",
@@ -102,31 +158,7 @@ def build_router(deps: CollectorDeps) -> APIRouter:
         sub4: SubParam = None,
         sub5: SubParam = None,
     ) -> Response:
-        visitor, new_visitor = deps.visitor_id(request)
-        info = deps.request_info(request, Source.PIXEL)
-        rejected: str | None = None
-        try:
-            partner = deps.registry.partner(partner_id)
-            campaign = deps.registry.campaign(campaign_id)
-            info = deps.request_info(request, Source.PIXEL, campaign.advertiser_id)
-            event = Impression(
-                ts=ms_to_datetime(info.received_at_ms),
-                partner_id=partner.id,
-                campaign_id=campaign.id,
-                visitor_id=str(visitor),
-                sub1=sub1,
-                sub2=sub2,
-                sub3=sub3,
-                sub4=sub4,
-                sub5=sub5,
-            )
-            await deps.intake.accept_events([event], info, "/i")
-        except TrackerError as exc:  # a pixel never breaks a page: record and answer the GIF
-            await deps.intake.reject(exc, str(request.url), info, "/i")
-            rejected = exc.reason
-        response = gif_response(rejected)
-        if new_visitor and rejected is None:
-            set_visitor_cookie(response, request, str(visitor))
-        return response
+        subs = (sub1, sub2, sub3, sub4, sub5)
+        return await handle_impression(deps, request, partner_id, campaign_id, subs)
 
     return router

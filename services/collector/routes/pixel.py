@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+from dataclasses import replace
 from importlib import resources
 
 from fastapi import APIRouter, Request
@@ -11,26 +11,41 @@ from pydantic import ValidationError
 
 from schemas.events import Source, parse_event
 from services.collector.deps import CollectorDeps
+from services.collector.lean_request import RequestView, query_string
+from services.collector.responses import gif_response
 from tracker.errors import InvalidEvent, TrackerError, Unauthorized
 from tracker.pixels import conversion_from_pixel
 from tracker.sdk_batches import describe
 
-TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_CACHE = {
-    "Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
-    "Pragma": "no-cache",
-    "Expires": "0",
-}
 CLICK_ID_COOKIE = "ps_clickid"
 
 
-def gif_response(rejected_reason: str | None = None, status_code: int = 200) -> Response:
-    headers = dict(NO_CACHE)
-    if rejected_reason:
-        headers["X-Partnerstream-Rejected"] = rejected_reason
-    return Response(
-        TRANSPARENT_GIF, status_code=status_code, media_type="image/gif", headers=headers
-    )
+async def handle_conversion_pixel(deps: CollectorDeps, request: RequestView) -> Response:
+    """Record the conversion; always the GIF (a refused one is dead-lettered)."""
+    params = request.query_params
+    info = deps.request_info(request, Source.PIXEL)
+    try:
+        advertiser = deps.registry.advertiser_for_write_key(params.get("key"))
+        info = replace(info, advertiser_id=advertiser.id)
+        deps.rate_limit(f"pixel:{advertiser.id}")
+        raw = conversion_from_pixel(
+            params,
+            ts_ms=info.received_at_ms,
+            cookie_click_id=request.cookies.get(CLICK_ID_COOKIE),
+            default_currency=advertiser.currency,
+        )
+        try:
+            event = parse_event(raw)
+        except ValidationError as exc:
+            raise InvalidEvent(describe(exc)) from exc
+        outcome = await deps.intake.accept_events([event], info, "/p.gif")
+    except TrackerError as exc:
+        if isinstance(exc, Unauthorized):
+            deps.metrics.auth_failures.labels(exc.reason).inc()
+        await deps.intake.reject(exc, query_string(request), info, "/p.gif")
+        return gif_response(exc.reason)
+    rejected = outcome.rejected[0].reason if outcome.rejected else None
+    return gif_response(rejected)
 
 
 def build_router(deps: CollectorDeps) -> APIRouter:
@@ -48,30 +63,7 @@ def build_router(deps: CollectorDeps) -> APIRouter:
         "the answer is always the GIF so a page never breaks.",
     )
     async def conversion_pixel(request: Request) -> Response:
-        params = request.query_params
-        info = deps.request_info(request, Source.PIXEL)
-        try:
-            advertiser = deps.registry.advertiser_for_write_key(params.get("key"))
-            info = deps.request_info(request, Source.PIXEL, advertiser.id)
-            deps.rate_limit(f"pixel:{advertiser.id}")
-            raw = conversion_from_pixel(
-                params,
-                ts_ms=info.received_at_ms,
-                cookie_click_id=request.cookies.get(CLICK_ID_COOKIE),
-                default_currency=advertiser.currency,
-            )
-            try:
-                event = parse_event(raw)
-            except ValidationError as exc:
-                raise InvalidEvent(describe(exc)) from exc
-            outcome = await deps.intake.accept_events([event], info, "/p.gif")
-        except TrackerError as exc:
-            if isinstance(exc, Unauthorized):
-                deps.metrics.auth_failures.labels(exc.reason).inc()
-            await deps.intake.reject(exc, str(request.url.query), info, "/p.gif")
-            return gif_response(exc.reason)
-        rejected = outcome.rejected[0].reason if outcome.rejected else None
-        return gif_response(rejected)
+        return await handle_conversion_pixel(deps, request)
 
     @router.get("/ps.js", response_class=Response, summary="The browser snippet")
     async def ps_js() -> Response:

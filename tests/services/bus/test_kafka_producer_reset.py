@@ -30,14 +30,32 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[None]:
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.broken:
             future.set_exception(OutOfOrderSequenceNumber())
         else:
-            self.sent.append(value)
+            self.sent.extend(batch.values)
             future.set_result(None)
         return future
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, *, timestamp: None, key: bytes, value: bytes) -> object:
+        self.values.append(value)
+        return object()
+
+    def close(self) -> None:
+        return None
 
 
 async def test_a_broken_producer_is_replaced_and_the_next_send_goes_through(
