@@ -71,7 +71,10 @@ def _to_utc(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("timestamp must be ISO-8601 or epoch milliseconds, not a boolean")
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # e.g. 9.2e21, nan
+            raise ValueError(f"epoch milliseconds {value!r} are out of range") from exc
     return value
 
 

@@ -59,7 +59,7 @@ def _consent_model(consent: Consent) -> ConsentModel:
 
 
 @functools.lru_cache(maxsize=4096)
-def _context(
+def shared_context(
     source: Source,
     ip: str | None,
     ip_mode: IpMode,
@@ -118,7 +118,7 @@ def enrich(
         if partner_type is not None:
             update["partner_type"] = PartnerType(partner_type)
     consent = info.consent if info.consent != NO_SIGNALS else None
-    update["context"] = _context(
+    update["context"] = shared_context(
         info.source,
         info.ip,
         config.ip_mode,

@@ -61,6 +61,12 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def check_item_size(item: Any, max_event_bytes: int) -> None:
+    """TooLarge when the item's JSON is longer than `max_event_bytes`."""
+    if len(orjson.dumps(item)) > max_event_bytes:
+        raise TooLarge(f"event is larger than {max_event_bytes} bytes")
+
+
 def validate_item(
     item: Any, *, max_event_bytes: int, check_size: bool, allowed_server_only: bool = False
 ) -> EventBase:
@@ -69,11 +75,12 @@ def validate_item(
     `check_size` is False when the whole body is under the per-event limit (no need to
     measure each item again).
     """
-    if check_size and len(orjson.dumps(item)) > max_event_bytes:
-        raise TooLarge(f"event is larger than {max_event_bytes} bytes")
+    if check_size:
+        check_item_size(item, max_event_bytes)
     if not isinstance(item, dict):
         raise InvalidEvent("an event must be a JSON object")
-    if not allowed_server_only and item.get("type") in SERVER_ONLY_TYPES:
+    kind = item.get("type")
+    if not allowed_server_only and isinstance(kind, str) and kind in SERVER_ONLY_TYPES:
         raise InvalidEvent(f"`{item['type']}` events are accepted only from authenticated servers")
     try:
         return event_adapter.validate_python(item)

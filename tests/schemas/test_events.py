@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.events import Click, Conversion, Install, Reversal, parse_event
+from schemas.events import Click, Conversion, Install, Reversal, event_adapter, parse_event
 
 TS = "2026-11-23T10:00:00Z"
 
@@ -152,3 +152,9 @@ def test_events_are_immutable() -> None:
         click.partner_id = "other"  # type: ignore[misc]
     install = Install(ts=datetime(2026, 1, 1, tzinfo=UTC), app_id="a")
     assert install.model_copy(update={"event_id": "evt-12345678"}).event_id == "evt-12345678"
+
+
+@pytest.mark.parametrize("ts", [9.2e21, float("nan"), -1e20])
+def test_out_of_range_epoch_milliseconds_are_a_validation_error(ts: float) -> None:
+    with pytest.raises(ValidationError, match="out of range"):
+        event_adapter.validate_python({"type": "click", "ts": ts, "visitor_id": "v1"})

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from schemas.events import Source
 from services.collector.deps import CollectorDeps
@@ -136,6 +137,7 @@ def build_router(deps: CollectorDeps) -> APIRouter:
         )
         payload: dict[str, Any] = outcome.as_response()
         headers = cors_headers(origin) if origin else {}
-        return JSONResponse(payload, headers=headers)
+        # orjson writes what JSONResponse's json.dumps writes here (str, int, list), faster
+        return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
 
     return router

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import itertools
+import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from loadtests.bench_sdk import batch_body
 from services.bus.memory_bus import MemoryProducer
 from services.clock import FixedClock
 from services.collector.app import create_app
 from services.settings import CollectorSettings
-from tests.services.collector.conftest import ACME_KEY, ROCKET_KEY, sent
+from tests.services.collector.conftest import ACME_KEY, NOW_MS, ROCKET_KEY, sent
+from tracker.click_ids import mint_click_id
 from tracker.registry import Registry
 
 TS = "2026-11-23T09:59:00Z"
@@ -235,3 +240,76 @@ def test_health_ready_and_docs(client: TestClient) -> None:
     assert "/v1/events" in spec["paths"]
     assert "/c/{partner_id}/{campaign_id}" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def _sdk_batch_app(registry: Registry, fast_items: bool) -> tuple[TestClient, MemoryProducer, Any]:
+    producer = MemoryProducer()
+    settings = CollectorSettings(rate_limit_per_second=1000, rate_limit_burst=1000)
+    app = create_app(settings, registry=registry, producer=producer, clock=FixedClock(NOW_MS))
+    intake = app.state.deps.intake
+    numbers = itertools.count()
+    intake.new_id = lambda: f"server-id-{next(numbers):04d}"
+    intake.fast_items = fast_items
+    return TestClient(app, base_url="https://collector.test"), producer, app.state.deps
+
+
+def _mixed_batch(deps: Any) -> list[object]:
+    """The benchmark's batch, SDK conversions, and items on every side of the fast path."""
+    click_id = mint_click_id(deps.click_secrets, uuid.UUID(int=7), NOW_MS - 60_000, bytes(range(8)))
+    plain: list[object] = orjson.loads(batch_body(20))["events"]
+    return [
+        *plain,
+        conversion(order_id="js-1", ts=NOW_MS - 5, event_id=str(uuid.UUID(int=9))),
+        conversion(order_id="js-2", click_id=click_id, ts="2026-11-23T09:59:00.5+01:00"),
+        conversion(order_id=" padded "),  # pydantic strips it: the pydantic path
+        conversion(revenue=12.0),  # coerced by pydantic: the pydantic path
+        conversion(revenue=-3),  # refused
+        conversion(click_id=click_id[:-2] + "AA"),  # refused by verification
+        {"type": "click", "ts": TS, "partner_id": "coupon-hub"},  # no campaign: refused
+        {"type": "reversal", "ts": TS, "order_id": "A1"},  # server-only: refused
+        {
+            "type": "impression",
+            "ts": TS,
+            "partner_id": "coupon-hub",
+            "campaign_id": "c",
+            "context": {"user_agent": "Googlebot/2.1", "fraud_flags": ["dc_ip"]},
+        },
+        [1, 2],
+    ]
+
+
+def test_fast_path_items_give_the_same_records_answers_and_dead_letters(
+    registry: Registry,
+) -> None:
+    """The fast canonicaliser on and off: byte-identical events, dead letters, answer, metrics."""
+    runs = []
+    for fast in (True, False):
+        client, producer, deps = _sdk_batch_app(registry, fast)
+        with client:
+            headers = {**AUTH, "user-agent": "Mozilla/5.0 (X11; Linux) Firefox/133.0"}
+            answer = client.post("/v1/events", json={"events": _mixed_batch(deps)}, headers=headers)
+            metrics = [
+                line
+                for line in client.get("/metrics").text.splitlines()
+                if line.startswith(
+                    ("partnerstream_events_accepted_total", "partnerstream_events_rejected_total")
+                )
+            ]
+        runs.append((answer.json(), dict(producer.records), metrics))
+    fast_run, pydantic_run = runs
+    assert fast_run == pydantic_run
+    answer, records, _ = fast_run
+    assert answer["accepted"] == 25
+    assert [r["index"] for r in answer["rejected"]] == [24, 25, 26, 27, 29]
+    assert len(records["events.v1"]) == 25
+
+
+def test_an_item_whose_type_is_not_a_string_is_refused_alone(
+    client: TestClient, producer: MemoryProducer
+) -> None:
+    body = {"events": [{"type": ["click"], "ts": TS}, conversion(order_id="ok")]}
+    r = client.post("/v1/events", json=body, headers=AUTH)
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 1
+    assert [(x["index"], x["error"]) for x in r.json()["rejected"]] == [(0, "invalid_event")]
+    assert [e["order_id"] for e in sent(producer)] == ["ok"]
