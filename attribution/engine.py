@@ -23,15 +23,18 @@ Conventions:
   requested); within a model, path credits by (journey key, ts, conversion id, position),
   then install credits, then inherited credits.
 - Markov/Shapley are population models (`attribution.markov`, `attribution.shapley`): they can
-  take their paths from `attribution.journeys.build_journeys`, which applies the same rules.
+  take their journeys from `attribution.journey_population.population_from_touches`, built
+  with the same rules (`attribution.journeys`).
+- Journey keys: with a single advertiser in the batch the identity itself is the key, so
+  the output order within a model follows identities; otherwise a mixed 64-bit key.
 - Pure: no clock, no IO; the same input gives the same output, whatever the row order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +47,7 @@ from attribution.journeys import ConversionStatus, JourneyRules, Journeys, build
 from attribution.marks import ConversionMarks
 from attribution.models import (
     HEURISTIC_MODELS,
+    CreditedPaths,
     ModelParams,
     PositionShares,
     RoleShares,
@@ -134,25 +138,32 @@ def attribute_batch(
     single_touch = np.concatenate([touches.touch_id[won_touch], heir_touch[heirs]])
     single_partner = np.concatenate([touches.partner_id[won_touch], heir_partner[heirs]])
 
-    journey_entries = np.flatnonzero(paths.status[paths.entry_row] == ConversionStatus.JOURNEY)
-    entry = _EntryColumns(paths, conv_id, touches, shared=len(models) > 1)
+    journey_rows = np.flatnonzero(
+        (paths.status == ConversionStatus.JOURNEY)
+        & (paths.path_offsets[1:] > paths.path_offsets[:-1])
+    )
+    credited = CreditedPaths(paths, journey_rows)
+    entry = _EntryColumns(credited, conv_id, touches, shared=len(models) > 1)
     parts: list[Credits] = []
     params = config.params()
     for model in models:
-        pick, weight = path_weights(Model(model), paths, journey_entries, row_adv, params)
-        parts.append(
-            Credits(
-                conversion_id=entry.conversion_id(pick),
-                touch_id=entry.touch_id(pick),
-                partner_id=entry.partner_id(pick),
-                role=entry.role(pick),
-                model=np.full(pick.shape[0], model, np.int8),
-                position=entry.position(pick),
-                path_length=entry.length(pick),
-                weight=weight,
-                credited_revenue=split_exact(revenue, paths.entry_row[pick], weight),
+        if model in (Model.LAST_TOUCH, Model.FIRST_TOUCH):  # one entry per row, weight 1
+            parts.append(_end_credits(credited, model, conv_id, revenue, touches))
+        else:
+            pick, weight = path_weights(Model(model), credited, row_adv, params)
+            parts.append(
+                Credits(
+                    conversion_id=entry.conversion_id(pick),
+                    touch_id=entry.touch_id(pick),
+                    partner_id=entry.partner_id(pick),
+                    role=entry.role(pick),
+                    model=np.full(weight.shape[0], model, np.int8),
+                    position=entry.position(pick),
+                    path_length=entry.length(pick),
+                    weight=weight,
+                    credited_revenue=split_exact(revenue, entry.row(pick), weight),
+                )
             )
-        )
         n = single_rows.shape[0]
         parts.append(
             Credits(
@@ -170,7 +181,7 @@ def attribute_batch(
 
     credited_rows = np.zeros(len(paths), np.bool_)
     credited_rows[single_rows] = True
-    credited_rows[paths.entry_row[journey_entries]] = True  # a path always has a weight > 0
+    credited_rows[journey_rows] = True  # a path always has a weight > 0
     is_install = paths.status == ConversionStatus.INSTALL
     winner_touch = np.zeros(len(paths), np.int64)
     winner_partner = np.zeros(len(paths), np.int64)
@@ -190,51 +201,90 @@ def attribute_batch(
         credits=concat_credits(parts),
         marks=marks,
         journeys=paths,
-        unattributed=int((~credited_rows).sum()),
+        unattributed=len(paths) - int(np.count_nonzero(credited_rows)),
+    )
+
+
+def _end_credits(
+    credited: CreditedPaths, model: Model, conv_id: I64, revenue: I64, touches: Touches
+) -> Credits:
+    """LAST_TOUCH / FIRST_TOUCH: the closer (introducer) of each path, weight 1."""
+    rows, paths = credited.rows, credited.paths
+    entry = credited.ends(last=model == Model.LAST_TOUCH)
+    touch = paths.touch_index[entry]
+    position, length = paths.position[entry], paths.length[entry]
+    return Credits(
+        conversion_id=conv_id[rows],
+        touch_id=touches.touch_id[touch],
+        partner_id=touches.partner_id[touch],
+        role=roles(position, length),
+        model=np.full(rows.shape[0], model, np.int8),
+        position=position,
+        path_length=length,
+        weight=np.ones(rows.shape[0]),
+        credited_revenue=revenue[rows],
     )
 
 
 class _EntryColumns:
-    """Credit columns of path entries; with `shared`, gathered once for all the models."""
+    """Credit columns of the credited path entries, picked by local index (None: all).
 
-    def __init__(self, paths: Journeys, conv_id: I64, touches: Touches, *, shared: bool) -> None:
-        self._paths, self._conv_id, self._touches = paths, conv_id, touches
-        self._role = roles(paths.position, paths.length)
+    With `shared` (several models), each column is gathered once for every credited entry and
+    the models take their picks from it; otherwise only the picked entries are gathered.
+    """
+
+    def __init__(
+        self, credited: CreditedPaths, conv_id: I64, touches: Touches, *, shared: bool
+    ) -> None:
+        self._credited, self._conv_id, self._touches = credited, conv_id, touches
         self._shared = shared
-        if shared:
-            self._all_conv = conv_id[paths.entry_row]
-            self._all_touch = touches.touch_id[paths.touch_index]
-            self._all_partner = touches.partner_id[paths.touch_index]
+        self._columns: dict[str, NDArray[Any]] = {}
 
-    def _every(self, pick: NDArray[np.intp]) -> bool:
-        return bool(pick.shape[0] == self._paths.entry_row.shape[0])  # picks are increasing
+    def _column(
+        self, name: str, pick: NDArray[np.intp] | None, values: Callable[[_Index], NDArray[_T]]
+    ) -> NDArray[_T]:
+        credited = self._credited
+        if not self._shared:
+            return values(credited.entries if pick is None else credited.global_index(pick))
+        if name not in self._columns:
+            self._columns[name] = values(credited.entries)
+        column: NDArray[_T] = self._columns[name]
+        return column if pick is None else column[pick]
 
-    def _take(self, column: NDArray[_T], pick: NDArray[np.intp]) -> NDArray[_T]:
-        return column if self._every(pick) else column[pick]
+    def row(self, pick: NDArray[np.intp] | None) -> NDArray[np.intp]:
+        return self._column("row", pick, lambda g: _at(self._credited.paths.entry_row, g))
 
-    def conversion_id(self, pick: NDArray[np.intp]) -> I64:
+    def conversion_id(self, pick: NDArray[np.intp] | None) -> I64:
+        return self._conv_id[self.row(pick)]
+
+    def touch_id(self, pick: NDArray[np.intp] | None) -> I64:
+        index = self._credited.paths.touch_index
+        return self._column("touch_id", pick, lambda g: self._touches.touch_id[_at(index, g)])
+
+    def partner_id(self, pick: NDArray[np.intp] | None) -> I64:
+        index = self._credited.paths.touch_index
+        return self._column("partner_id", pick, lambda g: self._touches.partner_id[_at(index, g)])
+
+    def position(self, pick: NDArray[np.intp] | None) -> NDArray[np.int32]:
+        return self._column("position", pick, lambda g: _at(self._credited.paths.position, g))
+
+    def length(self, pick: NDArray[np.intp] | None) -> NDArray[np.int32]:
+        return self._column("length", pick, lambda g: _at(self._credited.paths.length, g))
+
+    def role(self, pick: NDArray[np.intp] | None) -> I8:
         if self._shared:
-            return self._take(self._all_conv, pick)
-        return self._conv_id[self._paths.entry_row[pick]]
+            if "role" not in self._columns:
+                self._columns["role"] = roles(self.position(None), self.length(None))
+            column: I8 = self._columns["role"]
+            return column if pick is None else column[pick]
+        return roles(self.position(pick), self.length(pick))
 
-    def touch_id(self, pick: NDArray[np.intp]) -> I64:
-        if self._shared:
-            return self._take(self._all_touch, pick)
-        return self._touches.touch_id[self._paths.touch_index[pick]]
 
-    def partner_id(self, pick: NDArray[np.intp]) -> I64:
-        if self._shared:
-            return self._take(self._all_partner, pick)
-        return self._touches.partner_id[self._paths.touch_index[pick]]
+_Index = NDArray[np.intp] | None  # path entries (None: every path entry)
 
-    def role(self, pick: NDArray[np.intp]) -> I8:
-        return self._take(self._role, pick)
 
-    def position(self, pick: NDArray[np.intp]) -> NDArray[np.int32]:
-        return self._take(self._paths.position, pick)
-
-    def length(self, pick: NDArray[np.intp]) -> NDArray[np.int32]:
-        return self._take(self._paths.length, pick)
+def _at(values: NDArray[_T], index: _Index) -> NDArray[_T]:
+    return values if index is None else values[index]
 
 
 def concat_credits(parts: Sequence[Credits]) -> Credits:

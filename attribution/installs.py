@@ -31,7 +31,7 @@ def install_winners(paths: Journeys, row_click_id: I64, touch_id: I64) -> NDArra
     rows = np.flatnonzero((paths.status == ConversionStatus.INSTALL) & (length > 0))
     if rows.shape[0] == 0:
         return winner
-    entries = np.flatnonzero(paths.status[paths.entry_row] == ConversionStatus.INSTALL)
+    entries = paths.entries_of(rows)
     is_click = paths.entry_kind[entries] == TouchKind.CLICK
     named = row_click_id[paths.entry_row[entries]]
     matched = is_click & (named != 0) & (touch_id[paths.touch_index[entries]] == named)

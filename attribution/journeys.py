@@ -30,15 +30,17 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from attribution.columns import I8, I64, Conversions, Touches, TouchKind
+from attribution.columns import I8, I64, Conversions, Touches
 from attribution.errors import InvalidInputError
 from attribution.marks import ConversionMarks
 from attribution.ordering import (
     KeyCollisionError,
     exact_group_keys,
+    expand_ranges,
     mix_group_keys,
     sort_by_group_time,
 )
+from attribution.path_entries import TouchOrder, path_entries
 from attribution.windows import LookbackWindows
 
 NO_TIME = np.iinfo(np.int64).min
@@ -86,6 +88,11 @@ class Journeys:
     def path_length(self) -> NDArray[np.int64]:
         return np.diff(self.path_offsets)
 
+    def entries_of(self, rows: NDArray[np.intp]) -> NDArray[np.intp]:
+        """The path entries of `rows` (increasing), in order."""
+        start = self.path_offsets[rows]
+        return expand_ranges(start, self.path_offsets[rows + 1] - start, step=1)
+
 
 _DTYPES = {"kind": np.int8, "flags": np.uint8, "position": np.int32, "path_length": np.int32}
 
@@ -111,14 +118,42 @@ def check_times(ts_ms: I64, what: str) -> None:
 def build_journeys(
     touches: Touches, conversions: Conversions, rules: JourneyRules, prior: ConversionMarks
 ) -> Journeys:
+    return _checked_build(touches, conversions, rules, prior, every_touch=False)[0]
+
+
+def build_journeys_in_order(
+    touches: Touches, conversions: Conversions, rules: JourneyRules, prior: ConversionMarks
+) -> tuple[Journeys, TouchOrder]:
+    """`build_journeys`, also returning every touch in journey order (population models)."""
+    journeys, order = _checked_build(touches, conversions, rules, prior, every_touch=True)
+    assert order is not None
+    return journeys, order
+
+
+def _checked_build(
+    touches: Touches,
+    conversions: Conversions,
+    rules: JourneyRules,
+    prior: ConversionMarks,
+    *,
+    every_touch: bool,
+) -> tuple[Journeys, TouchOrder | None]:
     for table in (touches, conversions, prior):
         check_columns(table)
     check_times(touches.ts_ms, "touch")
     check_times(conversions.ts_ms, "conversion")
     try:
-        return _build(touches, conversions, rules, prior, exact=False)
+        return _build(touches, conversions, rules, prior, exact=False, every_touch=every_touch)
     except KeyCollisionError:
-        return _build(touches, conversions, rules, prior, exact=True)
+        return _build(touches, conversions, rules, prior, exact=True, every_touch=every_touch)
+
+
+def _one_advertiser(advertiser_ids: list[I64]) -> bool:
+    present = [a for a in advertiser_ids if a.shape[0]]
+    if not present:
+        return True
+    low = min(int(a.min()) for a in present)
+    return all(int(a.max()) == low for a in present)
 
 
 def _build(
@@ -128,29 +163,42 @@ def _build(
     prior: ConversionMarks,
     *,
     exact: bool,
-) -> Journeys:
+    every_touch: bool,
+) -> tuple[Journeys, TouchOrder | None]:
     advs = [touches.advertiser_id, conversions.advertiser_id, prior.advertiser_id]
     idents = [touches.identity, conversions.identity, prior.identity]
-    if exact:
+    check = False
+    if _one_advertiser(advs):
+        # One advertiser: the identity is the key (exact; a table sorted by identity stays so).
+        t_group, c_group, m_group = idents
+    elif exact:
         t_group, c_group, m_group = exact_group_keys(advs, idents)
     else:
         t_group, c_group, m_group = (
             mix_group_keys(a, i) for a, i in zip(advs, idents, strict=True)
         )
-    every_adv = np.concatenate(advs)
-    check = not exact and every_adv.shape[0] > 0 and every_adv.min() != every_adv.max()
+        check = True
 
     # Conversions of this batch (not replays of earlier ones) and the earlier marks, together.
-    fresh = np.flatnonzero(~np.isin(conversions.conversion_id, prior.conversion_id))
-    n_new = fresh.shape[0]
-    cid = np.concatenate([conversions.conversion_id[fresh], prior.conversion_id])
-    c_ts = np.concatenate([conversions.ts_ms[fresh], prior.ts_ms])
-    c_adv = np.concatenate([conversions.advertiser_id[fresh], prior.advertiser_id])
-    c_key = np.concatenate([c_group[fresh], m_group])
-    install = np.concatenate(
-        [conversions.event_name[fresh] == rules.install_event, prior.is_install]
-    )
-    was_inherited = np.concatenate([np.zeros(n_new, np.bool_), prior.inherited])
+    n_new = len(conversions)
+    if len(prior):
+        fresh = np.flatnonzero(~np.isin(conversions.conversion_id, prior.conversion_id))
+        n_new = fresh.shape[0]
+        cid = np.concatenate([conversions.conversion_id[fresh], prior.conversion_id])
+        c_ts = np.concatenate([conversions.ts_ms[fresh], prior.ts_ms])
+        c_adv = np.concatenate([conversions.advertiser_id[fresh], prior.advertiser_id])
+        c_key = np.concatenate([c_group[fresh], m_group])
+        install = np.concatenate(
+            [conversions.event_name[fresh] == rules.install_event, prior.is_install]
+        )
+        was_inherited = np.concatenate([np.zeros(n_new, np.bool_), prior.inherited])
+    else:
+        fresh = np.arange(n_new, dtype=np.intp)
+        cid, c_ts, c_adv, c_key = (
+            conversions.conversion_id, conversions.ts_ms, conversions.advertiser_id, c_group
+        )  # fmt: skip
+        install = conversions.event_name == rules.install_event
+        was_inherited = np.zeros(n_new, np.bool_)
     c_order = sort_by_group_time(c_key, c_ts, cid, c_adv if check else None)
     o = c_order.order
     k = o.shape[0]
@@ -161,10 +209,7 @@ def _build(
     # Forward fills along the sorted conversions, reset at each key.
     idx = np.arange(k)
     group_start = np.zeros(k, np.bool_)
-    if k:
-        group_start[0] = True
-        ranks = c_order.keys >> c_order.shift
-        group_start[1:] = ranks[1:] != ranks[:-1]
+    group_start[c_order.group_starts] = True
     start = np.maximum.accumulate(np.where(group_start, idx, 0))
     last_install = np.maximum.accumulate(np.where(inst, idx, -1))
     has_install = ~inst & (last_install >= start) & is_new
@@ -184,14 +229,15 @@ def _build(
     inherited_mark = np.where(mark_of >= 0, mark_of - n_new, -1).astype(np.intp)
     status = np.where(inst[rows], ConversionStatus.INSTALL, ConversionStatus.JOURNEY)
     status = np.where(from_install, ConversionStatus.INHERITED, status).astype(np.int8)
-    conversion_index = fresh[o[rows]].astype(np.intp)
+    o_rows = o[rows]
+    conversion_index = fresh[o_rows].astype(np.intp)
 
-    p = _paths(
-        touches, t_group, rules, check,
-        q_key=c_key[o[rows]], q_adv=c_adv[o[rows]], q_ts=ts[rows],
-        q_prev=prev_ts[rows], q_wanted=~from_install,
+    p, touch_order = path_entries(
+        touches, t_group, rules.windows, rules.exclude_already_credited, check,
+        q_key=c_key[o_rows], q_adv=c_adv[o_rows], q_ts=ts[rows],
+        q_prev=prev_ts[rows], q_wanted=~from_install, every_touch=every_touch,
     )  # fmt: skip
-    return Journeys(
+    journeys = Journeys(
         conversion_index=conversion_index,
         status=status,
         inherited_row=inherited_row.astype(np.intp),
@@ -205,90 +251,4 @@ def _build(
         position=p.position,
         length=p.length,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _PathEntries:
-    offsets: I64
-    row: NDArray[np.intp]
-    touch: NDArray[np.intp]
-    ts: I64
-    kind: I8
-    position: NDArray[np.int32]
-    length: NDArray[np.int32]
-
-
-def _paths(
-    touches: Touches,
-    t_group: I64,
-    rules: JourneyRules,
-    check: bool,
-    *,
-    q_key: I64,
-    q_adv: I64,
-    q_ts: I64,
-    q_prev: I64,
-    q_wanted: NDArray[np.bool_],
-) -> _PathEntries:
-    """Path entries of every wanted query row (a conversion), against the sorted touches."""
-    if not bool(q_wanted.any()):
-        touches = touches.take(np.zeros(0, np.intp))  # nothing to credit: no need to sort
-        t_group = t_group[:0]
-    tsk = touches.ts_ms * 2 + touches.kind
-    t_order = sort_by_group_time(t_group, tsk, touches.touch_id)
-    rank = np.where(q_wanted, t_order.ranks_of(q_key), -1)
-    oldest = q_ts - rules.windows.longest_ms
-    if rules.exclude_already_credited:
-        oldest = np.maximum(oldest, q_prev)  # NO_TIME when there is no earlier conversion
-    # Queries come in (key, time) order: searching only the keys that have touches keeps them
-    # sorted, which `searchsorted` is several times faster on.
-    found = np.flatnonzero(rank >= 0)
-    hi = t_order.first_at_or_after(rank[found], q_ts[found] * 2)
-    lo = t_order.first_at_or_after(rank[found], oldest[found] * 2)
-    count = np.zeros(rank.shape[0], np.int64)
-    count[found] = np.maximum(hi - lo, 0)
-    lo_all = np.zeros(rank.shape[0], np.int64)
-    lo_all[found] = lo
-    lo = lo_all
-
-    # Expand every row's candidate range [lo, hi) into (row, sorted touch position) pairs.
-    total = int(count.sum())
-    cand_row = np.repeat(np.arange(count.shape[0]), count)
-    first = np.cumsum(count) - count
-    pos = np.arange(total, dtype=np.int64) + np.repeat(lo - first, count)
-    cand_tsk = (t_order.keys[pos] & ((1 << t_order.shift) - 1)) + t_order.time_base
-    cand_ts = cand_tsk >> 1
-    cand_kind = (cand_tsk & 1).astype(np.int8)
-    cand_touch = t_order.order[pos]
-    if check and bool((touches.advertiser_id[cand_touch] != q_adv[cand_row]).any()):
-        raise KeyCollisionError  # two (advertiser, identity) pairs share a mixed key
-    windows = rules.windows
-    if windows.overrides:
-        window = windows.for_touches(touches.kind, touches.advertiser_id, touches.partner_id)
-        cand_window = window[cand_touch]
-    else:
-        cand_window = np.where(
-            cand_kind == TouchKind.CLICK, windows.click_ms, windows.impression_ms
-        )
-    ok = (q_ts[cand_row] - cand_ts <= cand_window) & (touches.flags[cand_touch] == 0)
-    if t_order.duplicates.shape[0]:
-        duplicate = np.zeros(t_order.order.shape[0], np.bool_)
-        duplicate[t_order.duplicates] = True
-        ok &= ~duplicate[pos]
-    if not bool(ok.all()):
-        cand_row, cand_touch, cand_ts, cand_kind = (
-            a[ok] for a in (cand_row, cand_touch, cand_ts, cand_kind)
-        )
-    path_len = np.bincount(cand_row, minlength=count.shape[0]).astype(np.int64)
-    offsets = np.zeros(count.shape[0] + 1, np.int64)
-    np.cumsum(path_len, out=offsets[1:])
-    position = (np.arange(cand_row.shape[0]) - offsets[cand_row]).astype(np.int32)
-    return _PathEntries(
-        offsets=offsets,
-        row=cand_row.astype(np.intp),
-        touch=cand_touch.astype(np.intp),
-        ts=cand_ts,
-        kind=cand_kind,
-        position=position,
-        length=path_len[cand_row].astype(np.int32),
-    )
+    return journeys, touch_order

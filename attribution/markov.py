@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from attribution.codes import dense_codes
 from attribution.columns import F64, I64
 from attribution.errors import AttributionError
 from attribution.population import JourneyPaths, split_total
@@ -70,8 +71,7 @@ def markov_attribution(
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
     paths = paths.non_empty()
-    partners, dense = np.unique(paths.partner_ids, return_inverse=True)
-    dense = dense.astype(np.int64)
+    partners, dense = dense_codes(paths.partner_ids)
     n_partners = int(partners.shape[0])
     total_value = int(paths.value[paths.converted].sum())
     if n_partners == 0:
@@ -142,15 +142,15 @@ def _states(
     paths: JourneyPaths, dense: NDArray[np.int64], order: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Distinct state tuples (S, order), padded with -1, and the state id (1..S) of each step."""
+    if order == 1:  # the states are the partners (`dense` codes every partner, 0..P-1)
+        n_partners = int(dense.max(initial=-1)) + 1
+        return np.arange(n_partners, dtype=np.int64).reshape(-1, 1), dense + 1
     position = paths.step_positions()
     columns = np.full((dense.shape[0], order), -1, dtype=np.int64)
     columns[:, 0] = dense
     for lag in range(1, order):
         has_lag = position >= lag
         columns[has_lag, lag] = dense[np.flatnonzero(has_lag) - lag]
-    if order == 1:
-        tuples, inverse = np.unique(columns[:, 0], return_inverse=True)
-        return tuples.reshape(-1, 1), inverse.astype(np.int64) + 1
     tuples2, inverse2 = np.unique(columns, axis=0, return_inverse=True)
     return tuples2.astype(np.int64), inverse2.reshape(-1).astype(np.int64) + 1
 
@@ -160,26 +160,22 @@ def _transition_blocks(
 ) -> tuple[F64, F64]:
     """Transition probabilities among transient states (Q) and into conversion (r).
 
-    Each journey of length L is laid out as `start, L states, terminal` in one flat sequence;
-    the transitions are the consecutive pairs that do not start at a terminal.
+    Every journey (non-empty here) is the walk `start, its states, conversion | null`. Each
+    step's transition is coded `source * n_codes + target` in one array: the pair with the
+    next step, except that a journey's last step goes to its terminal instead; then one
+    `start -> first state` per journey; one `bincount` counts them all.
     """
-    lengths = np.diff(paths.offsets)
-    n_journeys = int(lengths.shape[0])
     conversion, null = n_states + 1, n_states + 2
     n_codes = n_states + 3
-    journey = np.arange(n_journeys, dtype=np.int64)
-    start_at = paths.offsets[:-1] + 2 * journey
-    terminal_at = paths.offsets[1:] + 2 * journey + 1
-    seq = np.empty(int(paths.offsets[-1]) + 2 * n_journeys, dtype=np.int64)
-    seq[start_at] = 0
-    seq[terminal_at] = np.where(paths.converted, conversion, null)
-    step_at = np.arange(state_of_step.shape[0], dtype=np.int64) + 2 * paths.step_journeys() + 1
-    seq[step_at] = state_of_step
-    is_source = np.ones(seq.shape[0], dtype=bool)
-    is_source[terminal_at] = False
-    source_at = np.flatnonzero(is_source)
-    codes, counts = np.unique(seq[source_at] * n_codes + seq[source_at + 1], return_counts=True)
-    matrix = np.zeros((n_states + 1, n_codes))
-    matrix[codes // n_codes, codes % n_codes] = counts
+    n_steps, n_journeys = state_of_step.shape[0], paths.offsets.shape[0] - 1
+    codes = np.empty(n_steps + n_journeys, np.int64)
+    step_codes = codes[:n_steps]
+    np.multiply(state_of_step, n_codes, out=step_codes)
+    step_codes[:-1] += state_of_step[1:]
+    lasts = paths.offsets[1:] - 1
+    step_codes[lasts] = state_of_step[lasts] * n_codes + np.where(paths.converted, conversion, null)
+    codes[n_steps:] = state_of_step[paths.offsets[:-1]]  # from start (state 0)
+    counts = np.bincount(codes, minlength=(n_states + 1) * n_codes).astype(np.float64)
+    matrix = counts.reshape(n_states + 1, n_codes)
     matrix /= matrix.sum(axis=1, keepdims=True)
     return matrix[:, : n_states + 1], matrix[:, conversion]

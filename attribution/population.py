@@ -126,10 +126,14 @@ def population_from_credits(
     """Converting journeys from the credits of `path_model`, non-converting from the touches.
 
     `path_model` must list every touch of a path (LINEAR does; so do time decay and role
-    weights). A converting journey's value is the sum of its credited revenue (its revenue).
-    Touches flagged bot or fraud, and touches in some path, are in no non-converting journey.
+    weights). A converting journey's value is the sum of its credited revenue (its revenue);
+    a conversion with a negative revenue (a correction) is no journey. Touches flagged bot or
+    fraud, and touches in some path, are in no non-converting journey; those are in journey
+    order (ts, kind, touch_id), exact duplicate rows counted once, like the engine does.
     """
-    chosen = np.flatnonzero((credits.model == path_model) & (credits.credited_revenue >= 0))
+    of_model = np.flatnonzero(credits.model == path_model)
+    negative = np.unique(credits.conversion_id[of_model[credits.credited_revenue[of_model] < 0]])
+    chosen = of_model[~np.isin(credits.conversion_id[of_model], negative)]
     rows = chosen[np.lexsort((credits.position[chosen], credits.conversion_id[chosen]))]
     conv_ids, starts = np.unique(credits.conversion_id[rows], return_index=True)
     value = np.zeros(conv_ids.shape[0], np.int64)
@@ -138,16 +142,19 @@ def population_from_credits(
 
     flagged = (touches.flags & (TouchFlag.BOT | TouchFlag.FRAUD)) != 0
     free = np.flatnonzero(~flagged & ~np.isin(touches.touch_id, credits.touch_id[rows]))
-    free = free[
-        np.lexsort(
-            (
-                touches.touch_id[free],
-                touches.ts_ms[free],
-                touches.identity[free],
-                touches.advertiser_id[free],
-            )
-        )
-    ]
+    columns = (
+        touches.touch_id,
+        touches.kind,
+        touches.ts_ms,
+        touches.identity,
+        touches.advertiser_id,
+    )
+    free = free[np.lexsort(tuple(c[free] for c in columns))]
+    sorted_columns = [c[free] for c in columns]
+    repeated = np.ones(max(free.shape[0] - 1, 0), dtype=bool)
+    for c in sorted_columns:
+        repeated &= c[1:] == c[:-1]
+    free = free[np.concatenate([[True], ~repeated])] if free.shape[0] else free
     key_changes = np.ones(free.shape[0], dtype=bool)
     key_changes[1:] = (touches.advertiser_id[free][1:] != touches.advertiser_id[free][:-1]) | (
         touches.identity[free][1:] != touches.identity[free][:-1]

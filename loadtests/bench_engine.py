@@ -4,7 +4,19 @@
 argsort of N keys and the plain-Python reference (on a sample), and measures the journey
 state per retained touch; `loadtests/bench_engine_peers.py` times our pipeline beside
 marketing-attribution-models and ChannelAttribution and checks the per-partner totals.
-Each round is one run of the script in its own process (one core: `taskset -c 0`).
+Each round is one run of the script in its own process (one core: `taskset -c 0`); times
+are CPU seconds of that process.
+
+The reference is timed on the whole population up to `REFERENCE_TOUCHES` (1M) touches of whole
+journeys: plain Python gets slower per touch as its input grows (an object and dict entries
+per touch), so a small sample would flatter it (20k touches run ~1.5x faster per touch than
+1M, ~2.2x faster than 10M). The ratio to a 20k sample is still reported, without a target.
+
+The peers' pipeline runs on polars, whose allocator (jemalloc) keeps freed memory for reuse;
+numpy's glibc malloc returns it to the kernel as soon as a few MB are free, so every call of
+ours would pay again to fault in and zero its working set (about half the CPU time of our
+Markov pipeline). The peer run sets `MALLOC_TRIM_THRESHOLD_` / `MALLOC_MMAP_THRESHOLD_` so
+that glibc keeps freed memory too (it applies to every numpy/pandas user in that process).
 
 Targets (issue 5): heuristics >= 2M touches/s on one core and >= 0.3x argsort, >= 50x the
 reference, <= 100 bytes of state per retained touch; heuristics >= 3x faster than the
@@ -33,6 +45,11 @@ VS_PEER_HEURISTICS = Target(">=", 3.0, "x", ISSUE)
 VS_PEER_MARKOV = Target(">=", 30.0, "x", ISSUE)
 TOTALS = Target("<=", 0.0, "", ISSUE)
 PEERS = {"mam": "marketing-attribution-models", "channelattribution": "ChannelAttribution"}
+REFERENCE_TOUCHES = 1_000_000
+RETAIN_FREED_MEMORY = {
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 25),
+}
 
 
 def label(n: int) -> str:
@@ -52,6 +69,8 @@ def core_rounds(
             "--rounds",
             "1",
             "--reference-touches",
+            str(max(ctx.sizes.reference_touches, min(touches, REFERENCE_TOUCHES))),
+            "--small-reference-touches",
             str(ctx.sizes.reference_touches),
             "--json",
             str(out),
@@ -65,7 +84,7 @@ def core_results(touches: int, reports: list[dict[str, Any]]) -> tuple[list[Resu
     by_case: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for report in reports:
         for row in report["results"]:
-            for key in ("touches_per_s", "vs_argsort", "vs_reference"):
+            for key in ("touches_per_s", "vs_argsort", "vs_reference", "vs_small_reference"):
                 if row.get(key) is not None:
                     by_case[row["case"]][key].append(row[key])
     size = label(touches)
@@ -104,6 +123,17 @@ def core_results(touches: int, reports: list[dict[str, Any]]) -> tuple[list[Resu
                     f"reference timed on {sample:,} touches of whole journeys",
                 )
             )
+        if values.get("vs_small_reference"):
+            small = reports[0]["small_reference_sample_touches"]
+            out.append(
+                Result(
+                    f"{case} / reference on a small sample @ {size}",
+                    "ratio",
+                    tuple(values["vs_small_reference"]),
+                    "x",
+                    detail=f"reference timed on {small:,} touches only (faster per touch)",
+                )
+            )
     state = Result(
         f"journey state per retained touch @ {size}",
         "state",
@@ -129,7 +159,7 @@ def peer_rounds(ctx: RunContext, out: Path) -> tuple[list[dict[str, Any]], str]:
             "--json",
             str(out),
         ]
-        _, command = run_json(argv, core=SERVER_CORE, timeout_s=3600)
+        _, command = run_json(argv, core=SERVER_CORE, timeout_s=3600, env=RETAIN_FREED_MEMORY)
         reports.append(orjson.loads(out.read_bytes()))
     return reports, command
 
@@ -139,6 +169,7 @@ def peer_results(reports: list[dict[str, Any]], section: Section) -> list[Result
     out: list[Result] = []
     fastest_h: list[float] = []
     fastest_m: list[float] = []
+    fastest_m_shuffled: list[float] = []
     differing: list[float] = []
     for report in reports:
         ours = report["ours"]
@@ -148,6 +179,9 @@ def peer_results(reports: list[dict[str, Any]], section: Section) -> list[Result
                 min(report[p]["heuristics_s"] for p in peers) / ours["heuristics_4_models_s"]
             )
             fastest_m.append(min(report[p]["markov_s"] for p in peers) / ours["markov_s"])
+            fastest_m_shuffled.append(
+                min(report[p]["markov_s"] for p in peers) / ours["markov_rows_shuffled_s"]
+            )
         differing.append(
             float(
                 sum(
@@ -193,6 +227,14 @@ def peer_results(reports: list[dict[str, Any]], section: Section) -> list[Result
                 tuple(fastest_m),
                 "x",
                 VS_PEER_MARKOV,
+                "touch table ordered by visitor and time, as the peers get it",
+            ),
+            Result(
+                f"fastest peer Markov / our exact Markov, our touch rows shuffled @ {size}",
+                "time ratio",
+                tuple(fastest_m_shuffled),
+                "x",
+                detail="the same rows in random order: what the ordered input is worth to us",
             ),
             Result(
                 "heuristic per-partner totals differing from a peer beyond rounding",
@@ -220,9 +262,12 @@ def run(ctx: RunContext) -> tuple[Section, list[Result]]:
     section.results += peer_results(peer_reports, section)
     section.commands.append(command.replace(str(out), "peers.json"))
     section.notes.append(
-        "touches/s: the engine alone (`attribute`) on one core; the reference is the "
-        "plain-Python implementation (attribution/reference.py) on whole journeys, per touch; "
-        "peer ratios are their time over ours for the same pipeline (raw touches to "
-        "per-partner totals), > 1 meaning we are faster"
+        "touches/s: the engine alone (`attribute`) on one core, per CPU second; the reference "
+        "is the plain-Python implementation (attribution/reference.py) on whole journeys, per "
+        "touch, timed on the whole population up to 1M touches (it is faster per touch on "
+        "small inputs: the ratio to a 20k sample is shown too); peer ratios are their CPU time "
+        "over ours for the same pipeline (raw touches to per-partner totals), > 1 meaning we "
+        "are faster; the peer run keeps freed memory in glibc malloc like polars' jemalloc does "
+        "(MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_)"
     )
     return section, memory

@@ -95,3 +95,32 @@ def configs(draw: st.DrawFn) -> EngineConfig:
         role_shares_by_advertiser=by_adv,
         post_install_ms=draw(st.sampled_from([0, 2, 12, 720])) * HOUR_MS,
     )
+
+
+def wide_population(seed: int, n: int, identities: int, advertisers: int) -> Population:
+    """Many journey keys, few of them converting: the touches of the others are skipped."""
+    rng = np.random.default_rng(seed)
+    ident = rng.integers(1, identities + 1, n)
+    touches = Touches(
+        touch_id=rng.permutation(np.arange(1, n + 1, dtype=np.int64) * 7),
+        identity=ident.astype(np.int64),
+        ts_ms=T0 + rng.integers(0, 60, n) * HOUR_MS + rng.choice([0, 0, 1], n),
+        kind=rng.integers(0, 2, n).astype(np.int8),
+        partner_id=rng.integers(1, 6, n).astype(np.int64),
+        campaign_id=np.ones(n, np.int64),
+        advertiser_id=rng.integers(1, advertisers + 1, n).astype(np.int64),
+        flags=rng.choice(np.array([0, 0, 0, 0, 0, 0, 1, 2], np.uint8), n),
+    )
+    m = identities // 10  # one key in ten or so converts
+    conversions = Conversions(
+        conversion_id=np.arange(10**6, 10**6 + m, dtype=np.int64),
+        identity=rng.integers(1, identities + 1, m).astype(np.int64),
+        ts_ms=T0 + rng.integers(20, 80, m) * HOUR_MS,
+        advertiser_id=rng.integers(1, advertisers + 1, m).astype(np.int64),
+        event_name=rng.choice(np.array([INSTALL_EVENT, 5, 5, 5], np.int64), m),
+        order_id=np.zeros(m, np.int64),
+        revenue=rng.integers(-10, 10**5, m).astype(np.int64),
+        currency=np.full(m, 978, np.int64),
+        click_id=rng.choice(touches.touch_id, m) * rng.integers(0, 2, m),
+    )
+    return Population(touches, conversions)

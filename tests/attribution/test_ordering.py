@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attribution.columns import Model
 from attribution.engine import attribute
 from attribution.errors import InvalidInputError
-from attribution.ordering import mix_group_keys, sort_by_group_time
+from attribution.ordering import (
+    expand_ranges,
+    mix_group_keys,
+    rows_maybe_in,
+    sort_by_group_time,
+)
 from attribution.reference import reference_attribute
 from tests.attribution.journey_tables import (
     C,
@@ -86,3 +93,84 @@ def test_timestamps_outside_the_supported_range_are_refused() -> None:
     object.__setattr__(bad, "ts_ms", np.array([-1], np.int64))
     with pytest.raises(InvalidInputError):
         attribute(t, bad)
+
+
+# ---------------------------------------------------------- the linear-time grouping
+
+
+def expected_order(group: np.ndarray, time: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Rows by (group, time, tiebreak), input order among exact ties."""
+    return np.lexsort((np.arange(group.shape[0]), tiebreak, time, group))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 400),
+    st.sampled_from(["random", "low_bits", "high_bits", "small"]),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_sort_by_group_time_equals_a_lexsort(n: int, keys: str, seed: int, presorted: bool) -> None:
+    rng = np.random.default_rng(seed)
+    distinct = {
+        "random": rng.integers(-(2**63), 2**63 - 1, 30, dtype=np.int64),
+        # Keys sharing their 32 high bits: one run of the radix sort, ordered afterwards.
+        "low_bits": rng.integers(0, 2**20, 30) + (rng.integers(-4, 4) << 40),
+        "high_bits": rng.integers(-(2**31), 2**31, 30) << 32,  # differ in the high bits only
+        "small": rng.integers(0, 5, 30),
+    }[keys].astype(np.int64)
+    group = distinct[rng.integers(0, distinct.shape[0], n)]
+    time = rng.integers(0, 50, n).astype(np.int64)  # many exact ties
+    tiebreak = rng.integers(0, 4, n).astype(np.int64)  # and exact duplicates
+    if presorted:  # a table already in (group, time) order takes the one-pass path
+        rows = np.lexsort((time, group))
+        group, time, tiebreak = group[rows], time[rows], tiebreak[rows]
+    got = sort_by_group_time(group, time, tiebreak)
+    want = expected_order(group, time, tiebreak)
+    assert got.order.tolist() == want.tolist()
+    assert got.group_values.tolist() == np.unique(group).tolist()
+    assert (got.keys[1:] >= got.keys[:-1]).all()
+    key = np.stack([group, time, tiebreak])[:, want]
+    repeated = np.flatnonzero((key[:, 1:] == key[:, :-1]).all(axis=0)) + 1
+    assert got.duplicates.tolist() == repeated.tolist()
+    ranks = got.ranks_of(group)
+    assert (got.group_values[ranks] == group).all()
+
+
+@pytest.mark.parametrize(
+    ("value", "count", "step", "expected"),
+    [
+        ([5, 9, 2], [2, 0, 3], 1, [5, 6, 2, 3, 4]),
+        ([5, 9, 2], [2, 1, 3], 0, [5, 5, 9, 2, 2, 2]),
+        ([7], [0], 1, []),
+        ([0, 0], [1, 1], 1, [0, 0]),
+        ([-3, 4], [2, 2], 1, [-3, -2, 4, 5]),
+    ],
+)
+def test_expand_ranges(value: list[int], count: list[int], step: int, expected: list[int]) -> None:
+    got = expand_ranges(np.array(value, np.int64), np.array(count, np.int64), step=step)
+    assert got.tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 5000), st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_rows_maybe_in_misses_no_wanted_key(n: int, m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64)
+    wanted = np.concatenate([rng.choice(keys, min(m, n)) if n else keys, rng.integers(0, 9, 3)])
+    kept = rows_maybe_in(keys, wanted)
+    member = np.flatnonzero(np.isin(keys, wanted))
+    if kept is None:  # it would keep most rows: every row is taken
+        return
+    assert (np.diff(kept) > 0).all()  # in order
+    assert set(member.tolist()) <= set(kept.tolist())
+    assert kept.shape[0] < 0.8 * n
+
+
+def test_rows_maybe_in_filters_most_other_rows() -> None:
+    rng = np.random.default_rng(7)
+    keys = rng.integers(-(2**63), 2**63 - 1, 100_000, dtype=np.int64)
+    kept = rows_maybe_in(keys, keys[:1000])
+    assert kept is not None
+    others = kept.shape[0] - 1000  # about 1 other row in 10 (8 table bits per wanted key)
+    assert 0.05 * 99_000 < others < 0.15 * 99_000

@@ -139,3 +139,21 @@ def test_split_by_weights_groups_sum_exactly() -> None:
     split = split_by_weights(offsets, totals, rng.random(int(offsets[-1])))
     sums = np.add.reduceat(split, offsets[:-1])
     assert sums.tolist() == totals.tolist()
+
+
+def test_a_correction_is_no_journey_and_its_touches_led_nowhere() -> None:
+    credits = credits_rows([(700, 1, A, LINEAR, 0, -3), (700, 2, B, LINEAR, 1, 0)])  # -3 total
+    t = touches_rows([(1, 7, 100, A, 0), (2, 7, 200, B, 0)])
+    population = population_from_credits(credits, t)
+    assert population.n_converting == 0
+    assert population.paths.partner_ids.tolist() == [A, B]
+    assert population.paths.converted.tolist() == [False]
+
+
+def test_free_touches_in_journey_order_and_exact_duplicates_once() -> None:
+    no_credits = credits_rows([])
+    t = touches_rows([(5, 7, 100, A, 0), (3, 7, 100, B, 0), (3, 7, 100, B, 0), (4, 7, 90, C, 0)])
+    # Same millisecond: an impression before a click, whatever their ids.
+    object.__setattr__(t, "kind", np.array([0, 1, 1, 1], np.int8))
+    paths = population_from_credits(no_credits, t).paths
+    assert paths.partner_ids.tolist() == [C, A, B]  # touch 3 is listed twice: counted once
