@@ -1,58 +1,63 @@
 """Bus records -> columns: the `events` table's rows and the engine's touches / conversions.
 
-This is the attributor's hot path, so there is no pydantic here: each record is parsed once
-with orjson, its fields gathered into per-column lists, identifiers hashed to int64 once.
-A record that cannot be decoded becomes a `Rejected` (dead letter) with its reason.
+This is the attributor's hot path, so it works a whole micro-batch at a time: each record is
+parsed once with orjson, Arrow gathers the fields of all of them into typed columns
+(`wire_columns.py`), the `events` table is written from those columns as they are, and the
+engine's inputs are numpy arrays taken from them (each distinct identifier hashed to int64
+once). No pydantic, and no Python code per field and per event.
+
+A record that cannot be decoded becomes a `Rejected` (dead letter) with its reason; the
+other records of its batch go on.
+
+`DecodedBatch.events` still offers every column as a Python list (built on first use), for
+the stages that look at a few rows one by one (conversions, reversals, installs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from attribution.columns import Conversions, Touches, TouchFlag, TouchKind
-from attribution.ids import hash_id
+from attribution.ids import INSTALL_EVENT, hash_id
+from services.attributor.gc_pacing import gc_paused
+from services.attributor.wire_columns import (
+    TEXT_FIELDS,
+    binary_column,
+    hash_column,
+    hash_strings,
+    struct_rows,
+    text,
+    times_ms,
+    timestamps,
+)
 from services.bus.records import Record
 
-# (column, default) of the `events` table filled straight from the event's JSON fields.
-TEXT_FIELDS: tuple[str, ...] = (
-    "event_id",
-    "type",
-    "advertiser_id",
-    "partner_id",
-    "partner_type",
-    "campaign_id",
-    "click_id",
-    "click_event_id",
-    "visitor_id",
-    "device_id",
-    "device_id_type",
-    "customer_id",
-    "event_name",
-    "order_id",
-    "currency",
-    "app_id",
-    "install_id",
-    "transaction_id",
-    "source_identifier",
-    "sub1",
-    "sub2",
-    "sub3",
-    "sub4",
-    "sub5",
-)
 TOUCH_TYPES = {"click": TouchKind.CLICK, "impression": TouchKind.IMPRESSION}
 CONVERSION_TYPES = frozenset({"conversion", "install"})
 INSTALL = "install"
-
-
-class DecodeError(ValueError):
-    """A record that is not a canonical event: it goes to the dead letters."""
+UNDECODABLE = "undecodable_record"
+NOT_AN_EVENT = "not a canonical event (no event_id or type)"
+# The `events` table's columns, in the order they are written.
+EVENT_COLUMNS = (
+    "event_id", "event_key", "type", "schema_version", "ts", "received_at", "advertiser_id",
+    "partner_id", "partner_type", "campaign_id", "click_id", "click_event_id", "visitor_id",
+    "device_id", "device_id_type", "customer_id", "event_name", "order_id", "revenue",
+    "currency", "app_id", "install_id", "click_ts", "ctit_seconds", "transaction_id",
+    "source_identifier", "reversal_reason", "sub1", "sub2", "sub3", "sub4", "sub5", "source",
+    "ip", "user_agent", "is_bot", "fraud_flags", "gdpr", "gpc", "identity", "kafka_topic",
+    "kafka_partition", "kafka_offset", "payload",
+)  # fmt: skip
+I64 = NDArray[np.int64]
+_EMPTY_FLAGS = pa.scalar([], pa.list_(pa.string()))
+_KIND_CODES = {"click": 1, "impression": 2, "conversion": 3, "install": 3, "reversal": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,39 +67,55 @@ class Rejected:
     detail: str
 
 
-def iso_ms(value: Any, name: str) -> int:
-    if not isinstance(value, str):
-        raise DecodeError(f"{name}: expected an ISO-8601 time")
-    try:
-        return int(datetime.fromisoformat(value).timestamp() * 1000)
-    except ValueError as exc:
-        raise DecodeError(f"{name}: {exc}") from exc
+class EventColumns(Mapping[str, list[Any]]):
+    """The batch's columns as Python lists, each built the first time it is asked for."""
+
+    def __init__(self, batch: DecodedBatch) -> None:
+        self._batch = batch
+        self._lists: dict[str, list[Any]] = {}
+
+    def __getitem__(self, name: str) -> list[Any]:
+        values = self._lists.get(name)
+        if values is None:
+            values = self._lists[name] = self._batch.pylist(name)
+        return values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((*EVENT_COLUMNS, "ts_ms"))
+
+    def __len__(self) -> int:
+        return len(EVENT_COLUMNS) + 1
 
 
-def identity_of(event: dict[str, Any]) -> str:
-    """The same key the collector used (schemas.events.EventBase.partition_key)."""
-    for prefix, name in (("v", "visitor_id"), ("d", "device_id"), ("c", "customer_id")):
-        value = event.get(name)
-        if value:
-            return f"{prefix}:{value}"
-    return f"e:{event['event_id']}"
-
-
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class DecodedBatch:
     """Everything one micro-batch holds, column by column, in record order."""
 
-    events: dict[str, list[Any]] = field(default_factory=dict)
+    arrays: dict[str, pa.Array]  # the `events` table's columns (EVENT_COLUMNS)
+    event_keys: I64  # hash_id(event_id)
+    ts_ms: I64
+    received_ms: I64
+    revenue: I64
+    codes: NDArray[np.int8]  # 1 click, 2 impression, 3 conversion or install, 4 reversal
+    flags: NDArray[np.uint8]  # TouchFlag bits
     rejected: list[Rejected] = field(default_factory=list)
-    # engine inputs, parallel lists
-    touch_rows: list[int] = field(default_factory=list)  # index into events rows
+    # rows of the engine's inputs (the attributor drops repeated event ids from them)
+    touch_rows: list[int] = field(default_factory=list)
     conversion_rows: list[int] = field(default_factory=list)
     reversal_rows: list[int] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)  # hash -> string, for output
+    _hashes: dict[str, I64] = field(default_factory=dict)
+    _view: EventColumns | None = None
 
     @property
     def size(self) -> int:
-        return len(self.events.get("event_id", ()))
+        return int(self.event_keys.shape[0])
+
+    @property
+    def events(self) -> EventColumns:
+        if self._view is None:
+            self._view = EventColumns(self)
+        return self._view
 
     def column(self, name: str) -> list[Any]:
         return self.events[name]
@@ -106,128 +127,240 @@ class DecodedBatch:
             self.names[key] = value or ""
         return key
 
+    def hashed(self, name: str) -> I64:
+        """hash_id of every value of a string column (names remembered)."""
+        hashes = self._hashes.get(name)
+        if hashes is None:
+            hashes = self._hashes[name] = hash_column(self.arrays[name], self.names)
+        return hashes
 
-def _new_columns() -> dict[str, list[Any]]:
-    names = (
-        *TEXT_FIELDS,
-        "event_key",
-        "schema_version",
-        "ts",
-        "received_at",
-        "revenue",
-        "click_ts",
-        "ctit_seconds",
-        "reversal_reason",
-        "source",
-        "ip",
-        "user_agent",
-        "is_bot",
-        "fraud_flags",
-        "gdpr",
-        "gpc",
-        "identity",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "payload",
-        "ts_ms",
-    )
-    return {n: [] for n in names}
+    def pylist(self, name: str) -> list[Any]:
+        """One column as Python values (times in epoch milliseconds)."""
+        numeric = {"ts": self.ts_ms, "ts_ms": self.ts_ms, "received_at": self.received_ms,
+                   "event_key": self.event_keys, "revenue": self.revenue}  # fmt: skip
+        if name in numeric:
+            return numeric[name].tolist()  # type: ignore[no-any-return]
+        array = self.arrays[name]
+        if name == "click_ts":
+            array = array.cast(pa.int64())
+        values: list[Any] = array.to_pylist()
+        return values
 
 
-def decode_records(records: list[Record]) -> DecodedBatch:
+def decode_records(records: Sequence[Record]) -> DecodedBatch:
     """Decode a micro-batch; undecodable records are returned in `rejected`, never dropped."""
-    batch = DecodedBatch(events=_new_columns())
-    cols = batch.events
-    for record in records:
-        try:
-            event = orjson.loads(record.value)
-            if not isinstance(event, dict) or not event.get("event_id") or not event.get("type"):
-                raise DecodeError("not a canonical event (no event_id or type)")
-            ts_ms = iso_ms(event.get("ts"), "ts")
-            received_ms = iso_ms(event.get("received_at") or event.get("ts"), "received_at")
-            click_ts = event.get("click_ts")
-            click_ms = iso_ms(click_ts, "click_ts") if click_ts else None
-            revenue = event.get("revenue", event.get("amount", 0)) or 0
-            if not isinstance(revenue, int):
-                raise DecodeError("revenue: expected integer minor units")
-        except (orjson.JSONDecodeError, DecodeError, KeyError, TypeError) as exc:
-            batch.rejected.append(Rejected(record, "undecodable_record", str(exc)[:500]))
-            continue
-        context = event.get("context") or {}
-        consent = context.get("consent") or {}
-        row = len(cols["event_id"])
-        for name in TEXT_FIELDS:
-            cols[name].append(event.get(name) or "")
-        cols["event_key"].append(batch.h(event["event_id"]))
-        cols["schema_version"].append(int(event.get("schema_version", 1)))
-        cols["ts"].append(ts_ms)
-        cols["ts_ms"].append(ts_ms)
-        cols["received_at"].append(received_ms)
-        cols["revenue"].append(revenue)
-        cols["click_ts"].append(click_ms)
-        cols["ctit_seconds"].append(event.get("ctit_seconds"))
-        cols["reversal_reason"].append(event.get("reason") or "")
-        cols["source"].append(context.get("source") or "")
-        cols["ip"].append(context.get("ip") or "")
-        cols["user_agent"].append(context.get("user_agent") or "")
-        cols["is_bot"].append(bool(context.get("is_bot")))
-        cols["fraud_flags"].append(list(context.get("fraud_flags") or ()))
-        cols["gdpr"].append(consent.get("gdpr"))
-        cols["gpc"].append(bool(consent.get("gpc")))
-        cols["identity"].append(identity_of(event))
-        cols["kafka_topic"].append(record.topic)
-        cols["kafka_partition"].append(record.partition)
-        cols["kafka_offset"].append(record.offset)
-        cols["payload"].append(record.value.decode("utf-8", errors="replace"))
-        kind = event["type"]
-        if kind in TOUCH_TYPES:
-            batch.touch_rows.append(row)
-        elif kind in CONVERSION_TYPES:
-            batch.conversion_rows.append(row)
-        elif kind == "reversal":
-            batch.reversal_rows.append(row)
+    rejected: dict[int, str] = {}
+    with gc_paused():
+        events, parsed = _parse(records, rejected)
+        kept, structs, refused = struct_rows(events)
+        for j, why in refused.items():
+            rejected[parsed[j]] = why
+        rows = [parsed[j] for j in kept]  # record index of each struct row
+        events = [events[j] for j in kept]
+        batch, refused_rows = _columns(structs, [records[i] for i in rows], events)
+        del events  # freed here, by reference counting (parsed JSON holds no cycles)
+    for j, why in refused_rows.items():
+        rejected[rows[j]] = why
+    batch.rejected = [
+        Rejected(records[i], UNDECODABLE, rejected[i][:500]) for i in sorted(rejected)
+    ]
+    codes = batch.codes
+    batch.touch_rows = np.flatnonzero((codes == 1) | (codes == 2)).tolist()
+    batch.conversion_rows = np.flatnonzero(codes == 3).tolist()
+    batch.reversal_rows = np.flatnonzero(codes == 4).tolist()
     return batch
 
 
-def _i64(values: list[int]) -> NDArray[np.int64]:
-    return np.asarray(values, dtype=np.int64)
+def _parse(records: Sequence[Record], rejected: dict[int, str]) -> tuple[list[Any], list[int]]:
+    """(parsed JSON values, the index of each one's record)."""
+    loads = orjson.loads
+    try:
+        return [loads(r.value) for r in records], list(range(len(records)))
+    except orjson.JSONDecodeError:
+        pass
+    events, parsed = [], []
+    for i, record in enumerate(records):
+        try:
+            events.append(loads(record.value))
+        except orjson.JSONDecodeError as exc:
+            rejected[i] = str(exc)
+            continue
+        parsed.append(i)
+    return events, parsed
+
+
+def _columns(
+    structs: pa.StructArray, records: list[Record], events: list[Any]
+) -> tuple[DecodedBatch, dict[int, str]]:
+    """The batch's columns from well-typed events (`structs`, and `events` as parsed); {row:
+    why} for rows that are still not events (no id or type, a bad time, a revenue that is
+    not an integer), which are left out."""
+    f = structs.field
+    texts = {name: text(f(name)) for name in TEXT_FIELDS}
+    ids, kinds = texts["event_id"], texts["type"]
+    is_event = pc.and_(structs.is_valid(), pc.and_(pc.not_equal(ids, ""), pc.not_equal(kinds, "")))
+    errors: list[dict[int, str]] = [
+        {int(r): NOT_AN_EVENT for r in np.flatnonzero(~is_event.to_numpy(zero_copy_only=False))}
+    ]
+    ts_ms, bad = times_ms(f("ts"))
+    errors.append({r: f"ts: {e}" for r, e in bad.items()})
+    received = f("received_at")
+    received = pc.if_else(pc.fill_null(pc.not_equal(received, ""), False), received, f("ts"))
+    received_ms, bad = times_ms(received)
+    errors.append({r: f"received_at: {e}" for r, e in bad.items()})
+    click_strings = f("click_ts")
+    has_click = pc.fill_null(pc.not_equal(click_strings, ""), False).to_numpy(zero_copy_only=False)
+    click_ms = np.zeros(len(structs), np.int64)
+    if has_click.any():
+        click_ms[has_click], bad = times_ms(click_strings.filter(pa.array(has_click)))
+        at = np.flatnonzero(has_click)
+        errors.append({int(at[r]): f"click_ts: {e}" for r, e in bad.items()})
+    revenue, bad = _revenue(structs, events)
+    errors.append(bad)
+    refused: dict[int, str] = {}
+    for found in errors:
+        for row, why in found.items():
+            refused.setdefault(row, why)
+    context = structs.field("context")
+
+    def ctx(*path: str) -> pa.Array:
+        return pc.struct_field(context, list(path))
+
+    fraud_flags = pc.fill_null(ctx("fraud_flags"), _EMPTY_FLAGS)
+    is_bot = pc.fill_null(ctx("is_bot"), False)
+    arrays: dict[str, pa.Array] = {
+        **texts,
+        "schema_version": pc.fill_null(f("schema_version"), 1),
+        "ts": timestamps(ts_ms),
+        "received_at": timestamps(received_ms),
+        "revenue": pa.array(revenue),
+        "click_ts": timestamps(click_ms, has_click),
+        "ctit_seconds": f("ctit_seconds"),
+        "reversal_reason": text(f("reason")),
+        "source": text(ctx("source")),
+        "ip": text(ctx("ip")),
+        "user_agent": text(ctx("user_agent")),
+        "is_bot": is_bot,
+        "fraud_flags": fraud_flags,
+        "gdpr": ctx("consent", "gdpr"),
+        "gpc": pc.fill_null(ctx("consent", "gpc"), False),
+        "identity": _identity(texts),
+        "kafka_topic": pa.array([r.topic for r in records], pa.string()),
+        "kafka_partition": pa.array([r.partition for r in records], pa.int32()),
+        "kafka_offset": pa.array([r.offset for r in records], pa.int64()),
+        "payload": binary_column([r.value for r in records]),
+    }
+    flags = np.where(is_bot.to_numpy(zero_copy_only=False), np.uint8(TouchFlag.BOT), np.uint8(0))
+    fraud = pc.greater(pc.list_value_length(fraud_flags), 0).to_numpy(zero_copy_only=False)
+    flags |= np.where(fraud, np.uint8(TouchFlag.FRAUD), np.uint8(0))
+    encoded = pc.dictionary_encode(kinds)
+    lookup = [_KIND_CODES.get(k, 0) for k in encoded.dictionary.to_pylist()]
+    codes = np.asarray(lookup, np.int8)[encoded.indices.to_numpy(zero_copy_only=False)]
+    event_keys = hash_strings(ids.to_pylist())
+    arrays["event_key"] = pa.array(event_keys)
+    batch = DecodedBatch(
+        arrays={name: arrays[name] for name in EVENT_COLUMNS},
+        event_keys=event_keys,
+        ts_ms=ts_ms,
+        received_ms=received_ms,
+        revenue=revenue,
+        codes=codes.reshape(len(structs)),
+        flags=flags,
+    )
+    if refused:
+        batch = _without(batch, sorted(refused))
+    return batch, refused
+
+
+def _revenue(structs: pa.StructArray, events: list[Any]) -> tuple[I64, dict[int, str]]:
+    """`revenue` (else `amount`, else 0) in integer minor units; Arrow took integral floats
+    too, so the rows that carry money are checked as parsed (conversions and reversals)."""
+    money = pc.or_(structs.field("revenue").is_valid(), structs.field("amount").is_valid())
+    money = pc.and_(money, structs.is_valid())  # a null event's fields read as valid zeros
+    rows = np.flatnonzero(money.to_numpy(zero_copy_only=False)).tolist()
+    out = np.zeros(len(structs), np.int64)
+    refused: dict[int, str] = {}
+    for row in rows:
+        event = events[row]
+        value = event.get("revenue", event.get("amount", 0)) or 0
+        if isinstance(value, int):
+            out[row] = value
+        else:
+            refused[row] = "revenue: expected integer minor units"
+    return out, refused
+
+
+def _without(batch: DecodedBatch, rows: list[int]) -> DecodedBatch:
+    keep = np.ones(batch.size, np.bool_)
+    keep[rows] = False
+    mask = pa.array(keep)
+    return DecodedBatch(
+        arrays={name: array.filter(mask) for name, array in batch.arrays.items()},
+        event_keys=batch.event_keys[keep],
+        ts_ms=batch.ts_ms[keep],
+        received_ms=batch.received_ms[keep],
+        revenue=batch.revenue[keep],
+        codes=batch.codes[keep],
+        flags=batch.flags[keep],
+    )
+
+
+def _identity(texts: Mapping[str, pa.Array]) -> pa.Array:
+    """The collector's partition key (schemas.events.EventBase.partition_key) of each row:
+    `v:<visitor>`, else `d:<device>`, else `c:<customer>`, else `e:<event id>`."""
+    out = pc.binary_join_element_wise("e:", texts["event_id"], "")
+    for prefix, name in (("c:", "customer_id"), ("d:", "device_id"), ("v:", "visitor_id")):
+        values = texts[name]
+        out = pc.if_else(
+            pc.not_equal(values, ""), pc.binary_join_element_wise(prefix, values, ""), out
+        )
+    return out
+
+
+def touch_names(batch: DecodedBatch) -> list[tuple[str, str, str]]:
+    """The distinct (partner_id, partner_type, campaign_id) of the batch's touches, in the
+    order they first appear."""
+    if not batch.touch_rows:
+        return []
+    rows = pa.array(batch.touch_rows, pa.int64())
+    columns = [batch.arrays[c].take(rows) for c in ("partner_id", "partner_type", "campaign_id")]
+    codes = np.zeros(len(rows), np.int64)
+    for column in columns:
+        encoded = pc.dictionary_encode(column)
+        codes = codes * (len(encoded.dictionary) + 1) + encoded.indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    firsts = pa.array(np.sort(first))
+    return list(zip(*(c.take(firsts).to_pylist() for c in columns), strict=True))
 
 
 def touches_of(batch: DecodedBatch) -> Touches:
-    cols, rows = batch.events, batch.touch_rows
-    flags = [
-        (TouchFlag.BOT if cols["is_bot"][r] else 0)
-        | (TouchFlag.FRAUD if cols["fraud_flags"][r] else 0)
-        for r in rows
-    ]
+    rows = np.asarray(batch.touch_rows, np.intp)
+    clicks = batch.codes[rows] == 1
     return Touches(
-        touch_id=_i64([cols["event_key"][r] for r in rows]),
-        identity=_i64([batch.h(cols["identity"][r]) for r in rows]),
-        ts_ms=_i64([cols["ts_ms"][r] for r in rows]),
-        kind=np.asarray([TOUCH_TYPES[cols["type"][r]] for r in rows], dtype=np.int8),
-        partner_id=_i64([batch.h(cols["partner_id"][r]) for r in rows]),
-        campaign_id=_i64([batch.h(cols["campaign_id"][r]) for r in rows]),
-        advertiser_id=_i64([batch.h(cols["advertiser_id"][r]) for r in rows]),
-        flags=np.asarray(flags, dtype=np.uint8),
+        touch_id=batch.event_keys[rows],
+        identity=batch.hashed("identity")[rows],
+        ts_ms=batch.ts_ms[rows],
+        kind=np.where(clicks, np.int8(TouchKind.CLICK), np.int8(TouchKind.IMPRESSION)),
+        partner_id=batch.hashed("partner_id")[rows],
+        campaign_id=batch.hashed("campaign_id")[rows],
+        advertiser_id=batch.hashed("advertiser_id")[rows],
+        flags=batch.flags[rows],
     )
 
 
 def conversions_of(batch: DecodedBatch) -> Conversions:
-    cols, rows = batch.events, batch.conversion_rows
+    rows = np.asarray(batch.conversion_rows, np.intp)
+    installs = (pc.equal(batch.arrays["type"], INSTALL).to_numpy(zero_copy_only=False))[rows]
+    if installs.any():
+        batch.names[INSTALL_EVENT] = INSTALL
     return Conversions(
-        conversion_id=_i64([cols["event_key"][r] for r in rows]),
-        identity=_i64([batch.h(cols["identity"][r]) for r in rows]),
-        ts_ms=_i64([cols["ts_ms"][r] for r in rows]),
-        advertiser_id=_i64([batch.h(cols["advertiser_id"][r]) for r in rows]),
-        event_name=_i64(
-            [
-                batch.h(INSTALL if cols["type"][r] == INSTALL else cols["event_name"][r])
-                for r in rows
-            ]
-        ),
-        order_id=_i64([batch.h(cols["order_id"][r]) for r in rows]),
-        revenue=_i64([cols["revenue"][r] for r in rows]),
-        currency=_i64([batch.h(cols["currency"][r]) for r in rows]),
-        click_id=_i64([batch.h(cols["click_event_id"][r]) for r in rows]),
+        conversion_id=batch.event_keys[rows],
+        identity=batch.hashed("identity")[rows],
+        ts_ms=batch.ts_ms[rows],
+        advertiser_id=batch.hashed("advertiser_id")[rows],
+        event_name=np.where(installs, np.int64(INSTALL_EVENT), batch.hashed("event_name")[rows]),
+        order_id=batch.hashed("order_id")[rows],
+        revenue=batch.revenue[rows],
+        currency=batch.hashed("currency")[rows],
+        click_id=batch.hashed("click_event_id")[rows],
     )

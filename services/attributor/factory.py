@@ -9,6 +9,7 @@ from attribution.columns import Model
 from attribution.contracts import ContractBook
 from attribution.engine import EngineConfig
 from attribution.windows import DAY_MS, HOUR_MS, LookbackWindows
+from services.attributor.flooding import flood_rules
 from services.attributor.metrics import AttributorMetrics
 from services.attributor.payouts import contract_models
 from services.attributor.service import Attributor, AttributorConfig
@@ -51,6 +52,7 @@ def attributor_config(settings: AttributorSettings) -> AttributorConfig:
         engine=engine,
         retry_max_seconds=settings.retry_max_seconds,
         chaos_exit_after_write=settings.chaos_exit_after_write,
+        flooding=flood_rules(settings),
     )
 
 

@@ -19,10 +19,12 @@ import numpy as np
 from attribution.columns import Credits, Model, Role
 from attribution.ids import hash_id
 
+# The last column: the credit is flagged click_flooding (services/attributor/flooding.py), so
+# the events that inherit it are flagged too.
 INSTALL_CREDITS_QUERY = (
-    "SELECT conversion_id, toUnixTimestamp64Milli(conversion_ts), touch_key, partner_id, model "
-    "FROM attribution_credits WHERE conversion_id IN {ids:Array(String)} AND NOT is_reversal "
-    "AND event_name = 'install'"
+    "SELECT conversion_id, toUnixTimestamp64Milli(conversion_ts), touch_key, partner_id, model, "
+    "has(fraud_flags, 'click_flooding') FROM attribution_credits "
+    "WHERE conversion_id IN {ids:Array(String)} AND NOT is_reversal AND event_name = 'install'"
 )
 
 

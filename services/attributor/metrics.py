@@ -54,3 +54,10 @@ class AttributorMetrics:
         self.retained_touches = Gauge(
             "partnerstream_retained_touches", "touches held in journey state", registry=r
         )
+        self.flagged_credits = Counter(
+            "partnerstream_attributor_flagged_credits",
+            "attribution_credits rows written with a fraud flag, by reason (every model; "
+            "reversal rows not counted): recorded, not paid",
+            ["reason"],
+            registry=r,
+        )

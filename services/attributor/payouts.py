@@ -12,7 +12,7 @@ import numpy as np
 
 from attribution.columns import Conversions, Credits, Model, concat_rows
 from attribution.contracts import ContractBook
-from attribution.ids import hash_id
+from attribution.ids import NONE_ID, hash_id
 from attribution.payouts import (
     CapLedger,
     CpiPlusLedger,
@@ -44,7 +44,7 @@ CPI_PLUS_QUERY = (
 )
 INSTALL_QUERY = (
     "SELECT conversion_id, toUnixTimestamp64Milli(conversion_ts), touch_key, partner_id, "
-    "role, position, path_length FROM attribution_credits "
+    "role, position, path_length, has(fraud_flags, 'click_flooding') FROM attribution_credits "
     "WHERE conversion_id IN {ids:Array(String)} AND model = 'last_touch' AND NOT is_reversal"
 )
 PRIOR_QUERY = (
@@ -179,7 +179,8 @@ class PayoutStage:
     def _batch_installs(
         self, credits: Credits, infos: Mapping[int, ConversionInfo]
     ) -> list[tuple[Any, ...]]:
-        """This batch's install credits, shaped like INSTALL_QUERY's rows."""
+        """This batch's install credits, shaped like INSTALL_QUERY's rows (flagged credits
+        come without partner already: `FloodStage.payable`)."""
         rows = []
         for i, key in enumerate(credits.conversion_id.tolist()):
             info = infos.get(key)
@@ -190,7 +191,7 @@ class PayoutStage:
             partner = self.partner_names.get(int(credits.partner_id[i]), "")
             rows.append((info.conversion_id, info.conversion_ts_ms, int(credits.touch_id[i]),
                          partner, ROLE_NAMES[int(credits.role[i])], int(credits.position[i]),
-                         int(credits.path_length[i])))  # fmt: skip
+                         int(credits.path_length[i]), False))  # fmt: skip
         return rows
 
     def _post_install(
@@ -218,7 +219,8 @@ class PayoutStage:
         credits = Credits(
             conversion_id=np.array([hash_id(str(r[0])) for r in rows], np.int64),
             touch_id=np.array([int(r[2]) for r in rows], np.int64),
-            partner_id=np.array([hash_id(str(r[3])) for r in rows], np.int64),
+            # a credit flagged click_flooding pays no CPI+: no partner, so no contract
+            partner_id=np.array([NONE_ID if r[7] else hash_id(str(r[3])) for r in rows], np.int64),
             role=np.array([_role(str(r[4])) for r in rows], np.int8),
             model=np.full(n, Model.LAST_TOUCH, np.int8),
             position=np.array([int(r[5]) for r in rows], np.int32),

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain, compress
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from attribution.columns import Conversions, Credits, Model, Role
 from attribution.ids import hash_id
-from services.attributor.decode import DecodedBatch, Rejected
+from services.attributor.decode import EVENT_COLUMNS, INSTALL, DecodedBatch, Rejected
 from services.bus.records import Record
 
-EVENT_COLUMNS = (
-    "event_id", "event_key", "type", "schema_version", "ts", "received_at", "advertiser_id",
-    "partner_id", "partner_type", "campaign_id", "click_id", "click_event_id", "visitor_id",
-    "device_id", "device_id_type", "customer_id", "event_name", "order_id", "revenue",
-    "currency", "app_id", "install_id", "click_ts", "ctit_seconds", "transaction_id",
-    "source_identifier", "reversal_reason", "sub1", "sub2", "sub3", "sub4", "sub5", "source",
-    "ip", "user_agent", "is_bot", "fraud_flags", "gdpr", "gpc", "identity", "kafka_topic",
-    "kafka_partition", "kafka_offset", "payload",
-)  # fmt: skip
 MODEL_NAMES = {int(m): m.name.lower() for m in Model}
 ROLE_NAMES = {int(r): r.name.lower() for r in Role}
 MODEL_IDS = {name: value for value, name in MODEL_NAMES.items()}
@@ -32,9 +24,11 @@ Columns = dict[str, Sequence[Any]]
 
 
 def event_columns(batch: DecodedBatch, rows: NDArray[np.intp]) -> Columns:
-    cols = batch.events
-    picked = rows.tolist()
-    return {name: [cols[name][r] for r in picked] for name in EVENT_COLUMNS}
+    """The `events` table's columns (Arrow arrays) for `rows` (increasing) of the batch."""
+    if rows.shape[0] == batch.size:
+        return {name: batch.arrays[name] for name in EVENT_COLUMNS}
+    index = pa.array(rows, pa.int64())
+    return {name: batch.arrays[name].take(index) for name in EVENT_COLUMNS}
 
 
 def rejected_columns(items: Sequence[Rejected]) -> Columns:
@@ -87,9 +81,11 @@ def dead_letter_columns(records: Sequence[Record]) -> tuple[Columns, list[Reject
     return cols, bad
 
 
-@dataclass(frozen=True, slots=True)
-class ConversionInfo:
-    """What a credit row repeats from its conversion (strings, times, source offsets)."""
+class ConversionInfo(NamedTuple):
+    """What a credit row repeats from its conversion (strings, times, source offsets).
+
+    A NamedTuple, not a frozen dataclass: one is built per conversion and per stored credit
+    a reversal looks up, and a frozen dataclass is three times slower to build."""
 
     conversion_id: str
     conversion_ts_ms: int
@@ -117,6 +113,35 @@ class ConversionInfo:
             kafka_partition=cols["kafka_partition"][row],
             kafka_offset=cols["kafka_offset"][row],
         )
+
+
+def conversion_infos(batch: DecodedBatch, rows: Sequence[int]) -> dict[int, ConversionInfo]:
+    """`ConversionInfo.from_row` of each of `rows`, by conversion key (column by column)."""
+    index = pa.array(rows, pa.int64())
+
+    def column(name: str) -> list[Any]:
+        values: list[Any] = batch.arrays[name].take(index).to_pylist()
+        return values
+
+    picked = np.asarray(rows, np.intp)
+    kinds, names = column("type"), column("event_name")
+    return {
+        key: ConversionInfo(*values)
+        for key, *values in zip(
+            batch.event_keys[picked].tolist(),
+            column("event_id"),
+            batch.ts_ms[picked].tolist(),
+            column("advertiser_id"),
+            column("identity"),
+            [INSTALL if k == INSTALL else n for k, n in zip(kinds, names, strict=True)],
+            column("order_id"),
+            column("currency"),
+            column("kafka_topic"),
+            column("kafka_partition"),
+            column("kafka_offset"),
+            strict=True,
+        )
+    }
 
 
 def conversions_of_infos(
@@ -156,42 +181,81 @@ def credit_columns(
 ) -> Columns:
     """attribution_credits rows. `source` (reversals) gives the offsets the rows come from,
     by conversion key; otherwise they come from the conversion itself."""
-    conv = [conversions[int(k)] for k in credits.conversion_id.tolist()]
-    origin = [source[int(k)] for k in credits.conversion_id.tolist()] if source else conv
-    partners = [partner_names.get(int(p), str(p)) for p in credits.partner_id.tolist()]
     n = len(credits)
+    keys = credits.conversion_id.tolist()
+    empty: list[tuple[Any, ...]] = [()] * len(ConversionInfo._fields)
+    # the infos transposed: one tuple per field (NamedTuples make this one C call)
+    conv = list(zip(*[conversions[k] for k in keys], strict=True)) or empty
+    origin = list(zip(*[source[k] for k in keys], strict=True)) if source and n else conv
+    partners = _lookup(credits.partner_id, lambda p: partner_names.get(p, str(p)))
+    field = ConversionInfo._fields.index
     return {
-        "conversion_id": [c.conversion_id for c in conv],
-        "conversion_ts": [c.conversion_ts_ms for c in conv],
+        "conversion_id": list(conv[field("conversion_id")]),
+        "conversion_ts": list(conv[field("conversion_ts_ms")]),
         "touch_key": credits.touch_id.tolist(),
-        "advertiser_id": [c.advertiser_id for c in conv],
+        "advertiser_id": list(conv[field("advertiser_id")]),
         "partner_id": partners,
         "partner_type": [partner_types.get(p, "") for p in partners],
         "campaign_id": list(campaigns) if campaigns is not None else [""] * n,
-        "identity": [c.identity for c in conv],
-        "event_name": [c.event_name for c in conv],
-        "order_id": [c.order_id for c in conv],
-        "model": [MODEL_NAMES[m] for m in credits.model.tolist()],
-        "role": [ROLE_NAMES[r] for r in credits.role.tolist()],
+        "identity": list(conv[field("identity")]),
+        "event_name": list(conv[field("event_name")]),
+        "order_id": list(conv[field("order_id")]),
+        "model": _lookup(credits.model, MODEL_NAMES.__getitem__),
+        "role": _lookup(credits.role, ROLE_NAMES.__getitem__),
         "position": credits.position.tolist(),
         "path_length": credits.path_length.tolist(),
         "weight": credits.weight.tolist(),
         "credited_revenue": credits.credited_revenue.tolist(),
-        "currency": [c.currency for c in conv],
+        "currency": list(conv[field("currency")]),
         "is_reversal": [is_reversal] * n,
         "contract_id": [""] * n,
         "contract_version": [0] * n,
         "attributed_at": [attributed_at_ms] * n,
-        "kafka_topic": [o.kafka_topic for o in origin],
-        "kafka_partition": [o.kafka_partition for o in origin],
-        "kafka_offset": [o.kafka_offset for o in origin],
+        "kafka_topic": list(origin[field("kafka_topic")]),
+        "kafka_partition": list(origin[field("kafka_partition")]),
+        "kafka_offset": list(origin[field("kafka_offset")]),
     }
 
 
-def filter_columns(columns: Columns, keep: Sequence[bool]) -> Columns:
-    return {
-        k: [v for v, ok in zip(values, keep, strict=True) if ok] for k, values in columns.items()
-    }
+def _lookup(codes: NDArray[Any], name: Callable[[int], str]) -> list[str]:
+    """`name(code)` for each code, called once per distinct code."""
+    distinct, index = np.unique(codes, return_inverse=True)
+    names = np.array([name(int(c)) for c in distinct.tolist()], dtype=object)
+    return names[index.reshape(-1)].tolist()  # type: ignore[no-any-return]
+
+
+def filter_columns(columns: Columns, keep: Sequence[bool] | NDArray[np.bool_]) -> Columns:
+    """The rows of `columns` where `keep` is true (lists stay lists, Arrow stays Arrow)."""
+    mask = np.asarray(keep, np.bool_)
+    if bool(mask.all()):
+        return dict(columns)
+    out: Columns = {}
+    for name, values in columns.items():
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            out[name] = values.filter(pa.array(mask))
+        else:
+            if len(values) != mask.shape[0]:
+                raise ValueError(f"column {name} has {len(values)} rows, not {mask.shape[0]}")
+            out[name] = list(compress(values, mask.tolist()))
+    return out
+
+
+def concat_columns(parts: Sequence[Columns]) -> Columns:
+    """The rows of `parts` (tables of the same columns), one after the other."""
+    parts = [p for p in parts if p]
+    if len(parts) <= 1:
+        return dict(parts[0]) if parts else {}
+    names = list(parts[0])
+    if any(list(p) != names for p in parts[1:]):
+        raise ValueError("parts with different columns cannot be concatenated")
+    out: Columns = {}
+    for name in names:
+        values = [p[name] for p in parts]
+        if all(isinstance(v, pa.Array) for v in values):
+            out[name] = pa.concat_arrays(values)
+        else:
+            out[name] = list(chain.from_iterable(values))
+    return out
 
 
 def dead_letters_of(items: Sequence[Rejected]) -> list[tuple[bytes, bytes]]:

@@ -26,7 +26,15 @@ from attribution.engine import EngineConfig, concat_credits
 from attribution.ids import hash_id
 from attribution.reversals import FULL_REVERSAL
 from attribution.state import JourneyState
-from services.attributor.decode import DecodedBatch, conversions_of, decode_records, touches_of
+from services.attributor.decode import (
+    DecodedBatch,
+    conversions_of,
+    decode_records,
+    touch_names,
+    touches_of,
+)
+from services.attributor.flooding import FloodStage
+from services.attributor.gc_pacing import BatchGc
 from services.attributor.installs import (
     INSTALL_CREDITS_QUERY,
     InstallCredit,
@@ -47,6 +55,8 @@ from services.attributor.reversals import (
 from services.attributor.rows import (
     Columns,
     ConversionInfo,
+    concat_columns,
+    conversion_infos,
     conversions_of_infos,
     credit_columns,
     dead_letter_columns,
@@ -56,12 +66,13 @@ from services.attributor.rows import (
     rejected_columns,
 )
 from services.attributor.seen import SeenEvents
-from services.attributor.sink import Sink, dedup_token
+from services.attributor.sink import Sink, dedup_token, offset_ranges, rows_above
 from services.bus.errors import BusError
 from services.bus.protocols import EventConsumer, EventProducer
 from services.bus.records import Record, TopicPartition
 from services.clock import Clock
 from services.errors import ConfigError, StoreUnavailable
+from tracker.postbacks.flooding import FloodRules
 
 log = logging.getLogger("partnerstream.attributor")
 HOUR_MS = 3_600_000
@@ -85,6 +96,7 @@ class AttributorConfig:
     retry_max_seconds: float = 30.0
     rebuild_chunk: int = 50_000
     chaos_exit_after_write: float = 0.0  # tests only: crash between write and commit
+    flooding: FloodRules | None = None  # click-flooding detection (flooding.py); None: off
 
     @property
     def retention_ms(self) -> int:
@@ -123,6 +135,9 @@ class Attributor:
         self.partner_names: dict[int, str] = {}
         self.campaign_names: dict[int, str] = {}
         self._evicted_at_ms = 0
+        self.flooding = FloodStage(
+            self.config.flooding, self.config.models, self.config.retention_ms, self.metrics
+        )
         self.payout_stage = (
             PayoutStage(contracts, self.partner_types, self.partner_names)
             if contracts is not None and contracts.versions
@@ -157,11 +172,14 @@ class Attributor:
 
     async def run(self) -> None:
         await self.consumer.start()
+        pacing = BatchGc()  # garbage collection between batches, not during (gc_pacing.py)
+        pacing.start()
         try:
             while not self._stop.is_set():
-                batch = await self._next_batch()
-                if batch:
-                    await self.process(batch)
+                with pacing.batch():
+                    batch = await self._next_batch()
+                    if batch:
+                        await self.process(batch)
         finally:
             await self.consumer.stop()
 
@@ -224,6 +242,9 @@ class Attributor:
             self._drop_credited_orphans()
         if self.payout_stage is not None:
             self.payout_stage.rebuild(self.sink)
+        self.flooding.rebuild(
+            self.sink, self.config.events_topic, events_parts, self.clock.now_ms()
+        )
         self.metrics.rebuilds.inc()
         self.metrics.retained_touches.set(self.state.retained_touches)
         log.info(
@@ -260,7 +281,9 @@ class Attributor:
         if not install_ids:
             return installs
         rows = self.sink.query_rows(INSTALL_CREDITS_QUERY, {"ids": sorted(install_ids)})
-        for conv, ts, touch, partner, model in rows:
+        for conv, ts, touch, partner, model, flooded in rows:
+            if flooded:
+                self.flooding.remember(int(touch), int(ts))
             installs.setdefault(str(conv), []).append(
                 InstallCredit(
                     str(conv), int(ts), int(touch), str(partner), Model[str(model).upper()]
@@ -288,10 +311,10 @@ class Attributor:
         infos = {o.conversion_key: self.pending_orphans.pop(o.conversion_key)[1] for o in ready}
         if not len(credits):
             return []
-        cols = credit_columns(
+        cols = self.flooding.with_flags(credit_columns(
             credits, infos, self.partner_names, self.partner_types, now_ms, is_reversal=False,
             campaigns=self._campaigns(credits),
-        )  # fmt: skip
+        ))  # fmt: skip
         return [
             PendingWrite(
                 "attribution_credits",
@@ -301,23 +324,18 @@ class Attributor:
         ]
 
     def _remember_names(self, batch: DecodedBatch) -> None:
-        cols = batch.events
-        for r in batch.touch_rows:
-            partner = cols["partner_id"][r]
-            self.partner_names[batch.h(partner)] = partner
-            if cols["partner_type"][r]:
-                self.partner_types.setdefault(partner, cols["partner_type"][r])
-            campaign = cols["campaign_id"][r]
+        for partner, partner_type, campaign in touch_names(batch):
+            self.partner_names[hash_id(partner)] = partner
+            if partner_type:
+                self.partner_types.setdefault(partner, partner_type)
             if campaign:
-                self.campaign_names[batch.h(campaign)] = campaign
+                self.campaign_names[hash_id(campaign)] = campaign
 
     def _index(self, batch: DecodedBatch, rows: NDArray[np.intp]) -> None:
         """Remember the ids of `rows` (and their campaigns), evicting past the retention."""
-        cols = batch.events
-        keys = np.asarray(cols["event_key"], np.int64)[rows]
-        ts = np.asarray(cols["ts_ms"], np.int64)[rows]
-        campaigns = np.array([batch.h(cols["campaign_id"][r]) for r in rows.tolist()], np.int64)
-        self.seen.add(keys, ts, campaigns)
+        keys = batch.event_keys[rows]
+        ts = batch.ts_ms[rows]
+        self.seen.add(keys, ts, batch.hashed("campaign_id")[rows])
         if ts.shape[0]:
             newest = int(ts.max())
             if newest - self._evicted_at_ms > EVICT_EVERY_MS:
@@ -325,8 +343,8 @@ class Attributor:
                 self._evicted_at_ms = newest
 
     def _watermark(self, batch: DecodedBatch) -> int | None:
-        ts = batch.events["ts_ms"]
-        return max(ts) - self.config.lateness_ms if ts else None
+        ts = batch.ts_ms
+        return int(ts.max()) - self.config.lateness_ms if ts.shape[0] else None
 
     def _mark(self, table: str, record: Record) -> int:
         return self.marks.get(table, {}).get((record.topic, record.partition), -1)
@@ -393,7 +411,6 @@ class Attributor:
 
     def _attribute(self, decoded: DecodedBatch) -> list[PendingWrite]:
         writes: list[PendingWrite] = []
-        records = _records_of(decoded)
         if decoded.rejected:
             self.metrics.dead_letters.inc(len(decoded.rejected))
             rejected = [
@@ -411,14 +428,14 @@ class Attributor:
                 )
         if decoded.size == 0:
             return writes
-        keys = np.asarray(decoded.events["event_key"], np.int64)
-        first = self.seen.first_seen(keys)
+        first = self.seen.first_seen(decoded.event_keys)
         self.metrics.duplicates.inc(int((~first).sum()))
         keep = np.flatnonzero(first)
-        kept = set(keep.tolist())
-        decoded.touch_rows = [r for r in decoded.touch_rows if r in kept]
-        decoded.conversion_rows = [r for r in decoded.conversion_rows if r in kept]
-        decoded.reversal_rows = [r for r in decoded.reversal_rows if r in kept]
+        if keep.shape[0] < decoded.size:
+            kept = set(keep.tolist())
+            decoded.touch_rows = [r for r in decoded.touch_rows if r in kept]
+            decoded.conversion_rows = [r for r in decoded.conversion_rows if r in kept]
+            decoded.reversal_rows = [r for r in decoded.reversal_rows if r in kept]
         self._index(decoded, keep)
 
         now_ms = self.clock.now_ms()
@@ -428,6 +445,7 @@ class Attributor:
         credits, sources, late_post_install = self._with_inherited(
             decoded, self._with_apple_installs(decoded, result.credits), infos
         )
+        self.flooding.observe(decoded, credits, self.partner_names)
         credit_cols = credit_columns(
             credits,
             infos,
@@ -442,32 +460,25 @@ class Attributor:
         payout_parts: list[Columns] = []
         if self.payout_stage is not None and len(credits):
             payout_parts.append(self.payout_stage.payouts(
-                credits, _with_late(conversions, late_post_install, infos, self._late_revenue),
+                self.flooding.payable(credits),
+                _with_late(conversions, late_post_install, infos, self._late_revenue),
                 infos, self._post_install(decoded) + late_post_install, self.sink, now_ms,
             ))  # fmt: skip
         reversal_cols = self._reversals(decoded, credit_cols, now_ms, payout_parts)
         if reversal_cols is not None:
             credit_parts.append(reversal_cols)
-        for cols in credit_parts:
-            fresh = [
-                o > self.marks.get("attribution_credits", {}).get((t, p), -1)
-                for t, p, o in zip(
-                    cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True
-                )
-            ]
-            cols = filter_columns(cols, fresh)
-            if cols["conversion_id"]:
-                writes.append(
-                    PendingWrite(
-                        "attribution_credits", cols, _token_of_columns("attribution_credits", cols)
-                    )
-                )
-        for cols in filter(None, payout_parts):
-            cols = self._fresh("payouts", cols)
-            if cols.get("conversion_id"):
-                writes.append(PendingWrite("payouts", cols, _token_of_columns("payouts", cols)))
+        # one insert per table and batch: each insert makes a part (files, a merge later)
+        fresh = concat_columns([self._fresh("attribution_credits", c) for c in credit_parts])
+        fresh = self.flooding.with_flags(fresh)
+        if fresh["conversion_id"]:
+            token = _token_of_columns("attribution_credits", fresh)
+            writes.append(PendingWrite("attribution_credits", fresh, token))
+        fresh = concat_columns([self._fresh("payouts", c) for c in filter(None, payout_parts)])
+        if fresh.get("conversion_id"):
+            writes.append(PendingWrite("payouts", fresh, _token_of_columns("payouts", fresh)))
         events_cols = event_columns(decoded, keep)
-        writes.append(PendingWrite("events", events_cols, _token("events", records)))
+        token = dedup_token("events", offset_ranges(decoded.arrays))
+        writes.append(PendingWrite("events", events_cols, token))
         self._observe_latency(decoded, now_ms)
         return writes
 
@@ -561,14 +572,7 @@ class Attributor:
 
     def _fresh(self, table: str, cols: Columns) -> Columns:
         """Rows whose source record is above the table's high-water mark (not yet written)."""
-        marks = self.marks.get(table, {})
-        keep = [
-            o > marks.get((t, p), -1)
-            for t, p, o in zip(
-                cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True
-            )
-        ]
-        return filter_columns(cols, keep)
+        return filter_columns(cols, rows_above(cols, self.marks.get(table, {})))
 
     def _post_install(self, decoded: DecodedBatch) -> list[PostInstall]:
         cols = decoded.events
@@ -580,13 +584,12 @@ class Attributor:
         ]  # fmt: skip
 
     def _observe_latency(self, decoded: DecodedBatch, now_ms: int) -> None:
-        received = decoded.events["received_at"]
-        for r in decoded.conversion_rows:
-            self.metrics.event_to_credit_seconds.observe(max(0, now_ms - received[r]) / 1000)
+        received = decoded.received_ms[decoded.conversion_rows].tolist()
+        for ms in received:
+            self.metrics.event_to_credit_seconds.observe(max(0, now_ms - ms) / 1000)
 
     def _conversion_infos(self, decoded: DecodedBatch) -> dict[int, ConversionInfo]:
-        keys = decoded.events["event_key"]
-        return {keys[r]: ConversionInfo.from_row(decoded, r) for r in decoded.conversion_rows}
+        return conversion_infos(decoded, decoded.conversion_rows)
 
     # -- reversals -----------------------------------------------------------------------
     def _reversal_requests(
@@ -647,8 +650,8 @@ class Attributor:
 
     def partner_names_for(self, stored: Sequence[StoredCredit]) -> dict[int, str]:
         names = dict(self.partner_names)
-        for row in stored:
-            names[hash_id(row.partner_id)] = row.partner_id
+        for partner in {row.partner_id for row in stored}:
+            names[hash_id(partner)] = partner
         return names
 
     def _stored_credits(self, requests: Sequence[ReversalRequest]) -> list[StoredCredit]:
@@ -698,12 +701,9 @@ class Attributor:
 
     def _advance_marks(self, write: PendingWrite) -> None:
         marks = self.marks.setdefault(write.table, {})
-        cols = write.columns
-        for t, p, o in zip(
-            cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True
-        ):
-            if o > marks.get((t, p), -1):
-                marks[(t, p)] = o
+        for source, (_, highest) in offset_ranges(write.columns).items():
+            if highest > marks.get(source, -1):
+                marks[source] = highest
 
     async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         try:
@@ -712,13 +712,6 @@ class Attributor:
             # e.g. revoked meanwhile: the new owner replays from the last commit, and the
             # high-water marks keep that replay from writing anything twice.
             log.warning("commit_failed", extra={"error": str(exc)[:200]})
-
-
-def _records_of(decoded: DecodedBatch) -> list[tuple[str, int, int]]:
-    cols = decoded.events
-    return list(
-        zip(cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True)
-    )
 
 
 def _token(table: str, records: Sequence[Record] | Sequence[tuple[str, int, int]]) -> str:
@@ -731,10 +724,7 @@ def _token(table: str, records: Sequence[Record] | Sequence[tuple[str, int, int]
 
 
 def _token_of_columns(table: str, cols: Columns) -> str:
-    return _token(
-        table,
-        list(zip(cols["kafka_topic"], cols["kafka_partition"], cols["kafka_offset"], strict=True)),
-    )
+    return dedup_token(table, offset_ranges(cols))
 
 
 def _batch_credits(cols: Columns, orders: set[tuple[str, str]]) -> list[StoredCredit]:

@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
+from numpy.typing import NDArray
 
 from services.bus.records import Record
 from services.errors import StoreUnavailable
@@ -51,6 +54,54 @@ def dedup_token(table: str, ranges: Mapping[tuple[str, int], tuple[int, int]]) -
     """`table|topic:partition:first-last|...`, the same for the same records in any order."""
     parts = [f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(ranges.items())]
     return "|".join([table, *parts])
+
+
+def offset_ranges(columns: Columns) -> dict[tuple[str, int], tuple[int, int]]:
+    """Per topic-partition, the lowest and highest source offset of these rows."""
+    sources, group, offsets = _sources(columns)
+    ranges = {}
+    for g, source in enumerate(sources):
+        mine = offsets[group == g]
+        ranges[source] = (int(mine.min()), int(mine.max()))
+    return ranges
+
+
+def rows_above(columns: Columns, marks: Mapping[tuple[str, int], int]) -> NDArray[np.bool_]:
+    """For each row, whether its source offset is above its partition's high-water mark."""
+    sources, group, offsets = _sources(columns)
+    limits = np.array([marks.get(s, -1) for s in sources] or [-1], np.int64)
+    above: NDArray[np.bool_] = offsets > limits[group]
+    return above
+
+
+def _sources(columns: Columns) -> tuple[list[tuple[str, int]], NDArray[np.intp], NDArray[np.int64]]:
+    """(distinct (topic, partition), each row's index into them, each row's offset)."""
+    offsets = _numbers(columns["kafka_offset"])
+    if offsets.shape[0] == 0:
+        return [], np.zeros(0, np.intp), offsets
+    topics = columns["kafka_topic"]
+    if isinstance(topics, pa.Array | pa.ChunkedArray):
+        encoded = pc.dictionary_encode(topics)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        names = encoded.dictionary.to_pylist()
+        topic_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    elif list(topics).count(topics[0]) == len(topics):  # one topic: the usual case
+        names, topic_codes = [topics[0]], np.zeros(len(topics), np.int64)
+    else:
+        index: dict[str, int] = {}
+        topic_codes = np.array([index.setdefault(t, len(index)) for t in topics], np.int64)
+        names = list(index)
+    partitions = _numbers(columns["kafka_partition"])
+    pairs, group = np.unique(topic_codes << 32 | partitions, return_inverse=True)
+    sources = [(names[int(p >> 32)], int(p & 0xFFFFFFFF)) for p in pairs.tolist()]
+    return sources, group.reshape(-1), offsets
+
+
+def _numbers(values: Sequence[Any] | pa.Array) -> NDArray[np.int64]:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return np.asarray(values.to_numpy(), np.int64)
+    return np.asarray(values, np.int64).reshape(len(values))
 
 
 class ClickHouseSink:

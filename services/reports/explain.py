@@ -5,7 +5,8 @@ can matter (the longest lookback plus the post-install window before the convers
 handful of rows), decoded exactly as the attributor decoded it, and given to the engine's
 own `attribution.explain`: the path, each touch's role and weight, and the touches left
 out with their reason. Amounts come from what was stored: the credits of the conversion
-(net of reversals) and its payouts.
+(net of reversals), the fraud flags the attributor set on them (`fraud_flags`, e.g.
+`click_flooding`: credited, not paid) and its payouts.
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ def explain_conversion(
                 "weight": float(w),
                 "credited_revenue": int(net),
                 "reversed_revenue": int(rev),
+                "fraud_flags": [str(f) for f in flags],
             }
-            for m, key, p, role, pos, w, net, rev in stored
+            for m, key, p, role, pos, w, net, rev, flags in stored
         ],
     }
 
@@ -135,9 +137,9 @@ def _path(
     name: Callable[[int], str],
     partner: Callable[[int], str],
 ) -> list[dict[str, Any]]:
-    """Path touches under `model`: weight and amounts as stored when that model's credits
-    were stored (net of reversals), else as the engine computes them now (`stored` says
-    which)."""
+    """Path touches under `model`: weight, amounts and fraud flags as stored when that
+    model's credits were stored (net of reversals), else as the engine computes them now
+    (`stored` says which; no flag then)."""
     mine = {int(row[1]): row for row in stored if row[0] == model}
     out = []
     for touch in explanation.path:
@@ -153,6 +155,7 @@ def _path(
                 "weight": float(row[5]) if row else touch.weight,
                 "credited_revenue": int(row[6]) if row else touch.credited_revenue,
                 "reversed_revenue": int(row[7]) if row else 0,
+                "fraud_flags": [str(f) for f in row[8]] if row else [],
                 "model": model,
                 "stored": bool(mine),
             }

@@ -14,6 +14,10 @@ The rollups (`events_daily`, `credits_daily`, `payouts_daily`, schemas/clickhous
 the performance, role-mix, model-comparison and quality counts; the journey-level reports
 (overlap, customer value, time to convert, path length, the Markov / Shapley population)
 need per-identity or per-conversion detail and read the base tables.
+
+Flagged credits (`attribution_credits.fraud_flags`, e.g. `click_flooding`) are not in the
+credited measures of `credits_daily` but in its `flagged_*` ones (schemas/clickhouse/022);
+the quality report shows them per partner with their reasons (`FLAGGED_INSTALL_CREDITS`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,13 @@ TOUCH_DAYS = (
     " AND toDate(ts) >= {date_from:Date} AND toDate(ts) < {date_to:Date}"
 )
 CLEAN_TOUCH = "NOT is_bot AND empty(fraud_flags)"
+# Install credits the attributor flagged (attribution_credits.fraud_flags, e.g. click_flooding):
+# recorded, not paid, and counted apart from the credited ones (credits_daily.flagged_*).
+FLAGGED_INSTALL_CREDITS = CONVERSION_DAYS + (
+    " AND model = {model:String} AND event_name = 'install' AND NOT is_reversal"
+    " AND notEmpty(fraud_flags)"
+)
+FLAGGED_INSTALLS_LIMIT = 100
 # Click-to-install time: as reported by the sender, else from the click time it names.
 CTIT = (
     "coalesce(ctit_seconds, if(isNull(click_ts), NULL,"
@@ -217,8 +228,9 @@ ORDER BY partner_id
 # The population of journeys for Markov and Shapley, as distinct paths with their counts.
 # Converting journeys: each conversion's path, i.e. its credited touches by position (the
 # union over the stored models, so a full-path model such as linear gives the whole path),
-# worth its net credited revenue (one model's total). Non-converting journeys: per identity,
-# its clean touches of the range that are in no credited path, oldest first.
+# worth its net credited revenue (one model's total); a conversion with a flagged credit
+# (fraud_flags: its partner was not credited for pay) is left out. Non-converting journeys:
+# per identity, its clean touches of the range that are in no credited path, oldest first.
 JOURNEY_PATHS = ReportQuery(
     name="journey_paths",
     title="Journeys (distinct partner paths)",
@@ -237,6 +249,7 @@ FROM
     + CONVERSION_DAYS
     + """
     GROUP BY conversion_id
+    HAVING countIf(notEmpty(fraud_flags)) = 0
     UNION ALL
     SELECT arrayMap(step -> step.3, arraySort(groupArray((ts, event_key, toString(partner_id)))))
                AS path,
@@ -301,7 +314,8 @@ ORDER BY partner_a, partner_b
 )
 
 # A customer is an identity whose first conversion (over `history_days` before the range)
-# falls in the range; its value is the revenue of its conversions from the first one on.
+# falls in the range; its value is the revenue of its conversions from the first one on. A
+# flagged introducer credit introduces nobody.
 CUSTOMER_VALUE = ReportQuery(
     name="customer_value",
     title="Customer value by introducing partner",
@@ -355,7 +369,8 @@ FROM
         WHERE """
     + CONVERSION_DAYS
     + """
-          AND model = {model:String} AND role IN ('introducer', 'sole') AND NOT is_reversal"""
+          AND model = {model:String} AND role IN ('introducer', 'sole') AND NOT is_reversal
+          AND empty(fraud_flags)"""
     + FILTERS
     + """
         GROUP BY conversion_id
@@ -438,7 +453,10 @@ ORDER BY touches
 QUALITY = ReportQuery(
     name="quality",
     title="Traffic quality per partner",
-    columns=_names("partner_id clicks bot_share flagged_share ctit_p10 ctit_p50 ctit_p90 installs"),
+    columns=_names(
+        "partner_id clicks bot_share flagged_share ctit_p10 ctit_p50 ctit_p90 installs "
+        "credited_installs flagged_installs flagged_install_share flag_reasons"
+    ),
     sql="""
 SELECT
     partner_id,
@@ -448,7 +466,12 @@ SELECT
     if(i.timed = 0, NULL, round(i.q[1], 3)) AS ctit_p10,
     if(i.timed = 0, NULL, round(i.q[2], 3)) AS ctit_p50,
     if(i.timed = 0, NULL, round(i.q[3], 3)) AS ctit_p90,
-    i.installs AS installs
+    i.installs AS installs,
+    round(w.credited, 6) AS credited_installs,
+    round(w.flagged, 6) AS flagged_installs,
+    if(w.credited + w.flagged = 0, NULL, round(w.flagged / (w.credited + w.flagged), 6))
+        AS flagged_install_share,
+    r.reasons AS flag_reasons
 FROM
 (
     SELECT toString(partner_id) AS partner_id, sum(events) AS clicks, sum(bot_events) AS bots,
@@ -478,8 +501,54 @@ FULL OUTER JOIN
     )
     GROUP BY partner_id
 ) AS i USING (partner_id)
+FULL OUTER JOIN
+(
+    SELECT toString(partner_id) AS partner_id, sum(weight) AS credited,
+           sum(flagged_weight) AS flagged
+    FROM credits_daily
+    WHERE """
+    + ADVERTISER_DAYS
+    + " AND model = {model:String} AND event_name = 'install'"
+    + FILTERS
+    + """
+    GROUP BY partner_id
+) AS w USING (partner_id)
+LEFT JOIN
+(
+    SELECT toString(partner_id) AS partner_id,
+           arrayStringConcat(arraySort(groupUniqArrayArray(fraud_flags)), ',') AS reasons
+    FROM attribution_credits
+    WHERE """
+    + FLAGGED_INSTALL_CREDITS
+    + FILTERS
+    + """
+    GROUP BY partner_id
+) AS r USING (partner_id)
 ORDER BY partner_id
 """,
+)
+
+# The latest flagged installs (at most FLAGGED_INSTALLS_LIMIT): which installs a partner won
+# while flagged (click_flooding), credited but not paid, and why.
+FLAGGED_INSTALLS = ReportQuery(
+    name="flagged_installs",
+    title="Flagged installs (not paid)",
+    columns=_names("install_id installed_at partner_id reasons"),
+    sql="""
+SELECT conversion_id AS install_id,
+       formatDateTime(min(conversion_ts), '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS installed_at,
+       toString(partner_id) AS partner_id,
+       arrayStringConcat(arraySort(groupUniqArrayArray(fraud_flags)), ',') AS reasons
+FROM attribution_credits
+WHERE """
+    + FLAGGED_INSTALL_CREDITS
+    + FILTERS
+    + """
+GROUP BY install_id, partner_id
+ORDER BY installed_at DESC, install_id, partner_id
+LIMIT """
+    + str(FLAGGED_INSTALLS_LIMIT)
+    + "\n",
 )
 
 CTIT_HISTOGRAM = ReportQuery(
@@ -564,14 +633,16 @@ STORED_CREDITS = ReportQuery(
     name="stored_credits",
     title="Stored credits of one conversion",
     columns=_names(
-        "model touch_key partner_id role position weight credited_revenue reversed_revenue"
+        "model touch_key partner_id role position weight credited_revenue reversed_revenue "
+        "fraud_flags"
     ),
     sql="""
 SELECT toString(model) AS model, touch_key, toString(partner_id) AS partner_id,
        toString(role) AS role, position,
        sumIf(c.weight, NOT c.is_reversal) AS weight,
        sum(c.credited_revenue) AS credited_revenue,
-       sumIf(c.credited_revenue, c.is_reversal) AS reversed_revenue
+       sumIf(c.credited_revenue, c.is_reversal) AS reversed_revenue,
+       arrayMap(f -> toString(f), arraySort(groupUniqArrayArray(c.fraud_flags))) AS fraud_flags
 FROM attribution_credits AS c
 WHERE advertiser_id = {advertiser_id:String} AND conversion_id = {conversion_id:String}
 GROUP BY model, touch_key, partner_id, role, position
@@ -606,6 +677,7 @@ REPORT_QUERIES: tuple[ReportQuery, ...] = (
     QUALITY,
     CTIT_HISTOGRAM,
     REJECTED,
+    FLAGGED_INSTALLS,
 )
 CONVERSION_QUERIES: tuple[ReportQuery, ...] = (
     CONVERSION,

@@ -4,7 +4,10 @@ Every aggregation is done by ClickHouse (`services.reports.queries`); Python onl
 the aggregates (pivots, the overlap matrix, the CTIT histogram) and turns the population's
 distinct paths into Markov and Shapley credit (`services.reports.population`).
 
-Definitions, per `model` (the contract's model, default last_touch):
+Definitions, per `model` (the contract's model, default last_touch). Credits the attributor
+flagged (`attribution_credits.fraud_flags`, e.g. `click_flooding`) are recorded but not
+credited for pay: the rollup-based figures (performance, role-mix, model-comparison) leave
+them out, the quality report counts them apart, per partner and reason.
 - performance: clicks / impressions by touch day and the touch's partner and campaign (bots
   and flagged touches included); installs / conversions = credited installs / conversions
   (sum of the credit weights: a count under single-touch models, fractions under the
@@ -17,6 +20,11 @@ Definitions, per `model` (the contract's model, default last_touch):
   population of journeys, whatever the filters (which then only pick the rows shown);
   last_touch_delta_pct = 100 * (linear - last_touch) / last_touch (null if last_touch is 0).
 - overlap: customers = identities with a clean touch (not bot, not flagged) in the range.
+- quality: per partner, clicks (bot and flagged shares), CTIT of the installs naming the
+  partner, and the installs credited to it under `model`: `credited_installs` (paid for),
+  `flagged_installs` (won while flagged, not paid), their share and `flag_reasons`; the
+  extra `flagged_installs` lists the latest flagged installs (install id, time, partner,
+  reasons), newest first, at most `queries.FLAGGED_INSTALLS_LIMIT`.
 """
 
 from __future__ import annotations
@@ -109,9 +117,19 @@ def quality(store: ReportStore, scope: Scope) -> Report:
         counts = histogram.setdefault(str(partner), [0] * len(q.CTIT_EDGES))
         counts[int(bucket)] += int(installs)
     rejected = [{"reason": r, "count": int(n)} for r, n in store.run(q.REJECTED, bound)]
+    flagged = [
+        {
+            "install_id": str(install),
+            "installed_at": str(at),
+            "partner_id": str(partner),
+            "reasons": str(reasons).split(",") if reasons else [],
+        }
+        for install, at, partner, reasons in store.run(q.FLAGGED_INSTALLS, bound)
+    ]
     extras = {
         "ctit_histogram": {"buckets": list(q.CTIT_EDGES), "partners": histogram},
         "rejected": rejected,
+        "flagged_installs": flagged,
     }
     return Report.of("quality", q.QUALITY.columns, store.run(q.QUALITY, bound), extras)
 

@@ -24,12 +24,15 @@ time or ``NO_INSTALL``), computed with numpy:
   already score about 0.75.
 
 A partner is flagged ``click_flooding`` when its click-to-install ratio is above the threshold
-and at least one CTIT-distribution signal is too; distribution signals are judged only with at
-least ``min_installs`` installs. Thresholds are passed in, never read from anywhere.
+(judged from ``min_clicks`` clicks on) and at least one CTIT-distribution signal is too;
+distribution signals are judged only with at least ``min_installs`` installs of known CTIT
+(``flood_signals``, shared with the attributor's rolling ledger in ``tracker.postbacks.flooding``).
+Thresholds are passed in, never read from anywhere.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -82,9 +85,17 @@ class FloodThresholds:
     max_clicks_per_install: float = 100.0
     max_share_ctit_over_24h: float = 0.5
     max_ctit_flatness: float = 0.7
-    min_installs: int = 20
+    min_installs: int = 20  # of known CTIT, to judge the CTIT distribution
+    min_clicks: int = 0  # to judge the click-to-install ratio
     window_hours: int = 168  # CTITs beyond the attribution window are not binned
     bin_hours: int = 24
+
+    def bins(self) -> int:
+        """Number of CTIT bins; ValueError unless the window holds at least two whole bins."""
+        k, rest = divmod(self.window_hours, self.bin_hours) if self.bin_hours > 0 else (0, 0)
+        if k < 2 or rest:
+            raise ValueError("window_hours must be a multiple of bin_hours, at least two bins")
+        return k
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +113,16 @@ class PartnerClickStats:
         return CLICK_FLOODING in self.signals
 
 
-def _flatness(counts: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Per row, 1 - chi2 / (n (k - 1)) against the uniform histogram; nan for empty rows."""
+def flatness(counts: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Per row of CTIT histograms, 1 - chi2 / (n (k - 1)) against the uniform histogram; nan
+    for empty rows."""
     k = counts.shape[1]
     n = counts.sum(axis=1).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = n / k
         chi2 = ((counts - expected[:, None]) ** 2).sum(axis=1) / expected
-        flatness = 1.0 - chi2 / (n * (k - 1))
-    return np.where(n > 0, np.clip(flatness, 0.0, 1.0), np.nan)  # clip rounding noise
+        score = 1.0 - chi2 / (n * (k - 1))
+    return np.where(n > 0, np.clip(score, 0.0, 1.0), np.nan)  # clip rounding noise
 
 
 def click_flooding_report(
@@ -124,10 +136,7 @@ def click_flooding_report(
     One row per click; ``install_ts_ms`` is ``NO_INSTALL`` (negative) when the click led to
     no attributed install.
     """
-    bin_ms = thresholds.bin_hours * HOUR_MS
-    k, rest = divmod(thresholds.window_hours, thresholds.bin_hours) if bin_ms > 0 else (0, 0)
-    if k < 2 or rest:
-        raise ValueError("window_hours must be a multiple of bin_hours, at least two bins")
+    k, bin_ms = thresholds.bins(), thresholds.bin_hours * HOUR_MS
     names = np.asarray(partners, dtype=np.str_)
     clicks_ms = np.asarray(click_ts_ms, dtype=np.int64)
     installs_ms = np.asarray(install_ts_ms, dtype=np.int64)
@@ -143,30 +152,48 @@ def click_flooding_report(
     over_24h = np.bincount(index[installed & (ctit_ms > 24 * HOUR_MS)], minlength=size)
     bins = index[in_window] * k + ctit_ms[in_window] // bin_ms
     histogram = np.bincount(bins, minlength=size * k).reshape(size, k)
-    flatness = _flatness(histogram)
+    flat = flatness(histogram)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(installs > 0, clicks / installs, np.inf)
         share = np.where(installs > 0, over_24h / installs, np.nan)
 
     report: dict[str, PartnerClickStats] = {}
     for i, partner in enumerate(labels.tolist()):
-        signals: list[str] = []
-        if ratio[i] > thresholds.max_clicks_per_install:
-            signals.append(CLICKS_PER_INSTALL_HIGH)
-        if installs[i] >= thresholds.min_installs:
-            if share[i] > thresholds.max_share_ctit_over_24h:
-                signals.append(CTIT_OVER_24H_SHARE_HIGH)
-            if flatness[i] > thresholds.max_ctit_flatness:
-                signals.append(CTIT_DISTRIBUTION_FLAT)
-        if CLICKS_PER_INSTALL_HIGH in signals and len(signals) > 1:
-            signals.append(CLICK_FLOODING)
         report[str(partner)] = PartnerClickStats(
             partner=str(partner),
             clicks=int(clicks[i]),
             installs=int(installs[i]),
             clicks_per_install=float(ratio[i]),
             share_ctit_over_24h=float(share[i]),
-            ctit_flatness=float(flatness[i]),
-            signals=tuple(signals),
-        )
+            ctit_flatness=float(flat[i]),
+            signals=flood_signals(
+                int(clicks[i]), int(installs[i]), int(installs[i]), float(share[i]),
+                float(flat[i]), thresholds,
+            ),
+        )  # fmt: skip
     return report
+
+
+def flood_signals(
+    clicks: int,
+    installs: int,
+    timed_installs: int,
+    share_ctit_over_24h: float,
+    ctit_flatness: float,
+    thresholds: FloodThresholds,
+) -> tuple[str, ...]:
+    """The click-flooding signals of one partner's counts, ``click_flooding`` last when the
+    ratio and a CTIT-distribution signal agree (module docstring). ``timed_installs`` are
+    the installs of known CTIT the share and flatness were measured on."""
+    signals: list[str] = []
+    ratio = clicks / installs if installs else math.inf
+    if clicks >= max(thresholds.min_clicks, 1) and ratio > thresholds.max_clicks_per_install:
+        signals.append(CLICKS_PER_INSTALL_HIGH)
+    if timed_installs >= thresholds.min_installs:
+        if share_ctit_over_24h > thresholds.max_share_ctit_over_24h:
+            signals.append(CTIT_OVER_24H_SHARE_HIGH)
+        if ctit_flatness > thresholds.max_ctit_flatness:
+            signals.append(CTIT_DISTRIBUTION_FLAT)
+    if CLICKS_PER_INSTALL_HIGH in signals and len(signals) > 1:
+        signals.append(CLICK_FLOODING)
+    return tuple(signals)

@@ -37,6 +37,12 @@ function section(title, content) {
   return h("section", { className: "explain-section" }, [h("h3", { text: title }), content]);
 }
 
+/** A credit's fraud flags as text ("click flooding"), null without any. */
+function flagText(flags) {
+  const list = Array.isArray(flags) ? flags.filter(Boolean) : [];
+  return list.length ? list.map((f) => String(f).replace(/_/g, " ")).join(", ") : null;
+}
+
 function note(text) {
   return h("p", { className: "muted", text });
 }
@@ -119,7 +125,8 @@ export class ExplainView {
       const next = i + 1 < timeline.length ? timeline[i + 1].ts : conversionTs;
       const credit = t.excluded
         ? `excluded: ${String(t.reason).replace(/_/g, " ")}`
-        : `${t.role || "touch"}, ${fmt.share(t.weight || 0)} of the credit (${fmt.money(t.credited_revenue, currency)})`;
+        : `${t.role || "touch"}, ${fmt.share(t.weight || 0)} of the credit (${fmt.money(t.credited_revenue, currency)})` +
+          (flagText(t.fraud_flags) ? `, flagged ${flagText(t.fraud_flags)}: not paid` : "");
       return {
         label: t.partner_id,
         detail: t.excluded ? String(t.reason).replace(/_/g, " ") : [t.type, t.role].filter(Boolean).join(" · "),
@@ -138,10 +145,10 @@ export class ExplainView {
     modelSelect.value = model;
     modelSelect.addEventListener("change", () => this.load(this.input.value.trim() || conversion.conversion_id, modelSelect.value));
 
-    const pathColumns = ["ts", "partner_id", "type", "role", "weight", "credited_revenue"];
-    const pathTable = dataTable(pathColumns, steps.map((p) => pathColumns.map((c) => p[c] ?? null)), {
+    const pathColumns = ["ts", "partner_id", "type", "role", "weight", "credited_revenue", "fraud_flags"];
+    const pathTable = dataTable(pathColumns, steps.map((p) => pathColumns.map((c) => (c === "fraud_flags" ? flagText(p.fraud_flags) : p[c] ?? null))), {
       ts: "datetime", weight: "share", credited_revenue: "money",
-    }, { caption: `Touches credited under ${MODEL_LABELS[model] || model || "the model"}`, currency, labels: { ts: "Time", partner_id: "Partner" } });
+    }, { caption: `Touches credited under ${MODEL_LABELS[model] || model || "the model"}`, currency, labels: { ts: "Time", partner_id: "Partner", fraud_flags: "Flagged (not paid)" } });
     pathTable.id = "explain-path";
 
     const excludedColumns = ["ts", "partner_id", "reason"];

@@ -252,15 +252,17 @@ function drawQuality(el, body, ctx) {
     : 0;
   const shareKeys = [
     { key: "bot_share", label: "Bot share of clicks", color: "#e15759" },
-    { key: "flagged_share", label: "Flagged share", color: "#f28e2b" },
+    { key: "flagged_share", label: "Flagged share of clicks", color: "#f28e2b" },
+    { key: "flagged_install_share", label: "Flagged share of installs (not paid)", color: "#b07aa1" },
   ];
+  const worst = (row) => Math.max(0, ...shareKeys.map(({ key }) => Number(row.values[key]) || 0));
   const rows = records(body)
-    .map((r) => ({ label: keyLabel(r.partner_id), values: { bot_share: r.bot_share, flagged_share: r.flagged_share } }))
-    .sort((a, b) => (b.values.flagged_share || 0) - (a.values.flagged_share || 0));
+    .map((r) => ({ label: keyLabel(r.partner_id), values: Object.fromEntries(shareKeys.map(({ key }) => [key, r[key]])) }))
+    .sort((a, b) => worst(b) - worst(a));
   if (rows.length) {
     points += dotPlot(sharesEl, {
       title: "Bot and flagged shares per partner",
-      description: `${rows.length} partners: the share of their clicks classified as bots, and the share flagged as suspicious.`,
+      description: `${rows.length} partners: the share of their clicks classified as bots or flagged as suspicious, and the share of the installs they won that were flagged (click flooding) and not paid.`,
       rows,
       keys: shareKeys,
       highlight: null,
@@ -269,14 +271,50 @@ function drawQuality(el, body, ctx) {
       format: (v) => fmt.share(v, 0),
     });
   }
-  const rejected = Array.isArray(body.rejected) ? body.rejected : [];
-  const note = rejected.length
-    ? h("p", { className: "chart-note" }, [
-        h("strong", { text: "Rejected events: " }),
-        rejected.map((r) => `${titleCase(r.reason)} ${fmt.integer(r.count)}`).join(" · "),
-      ])
-    : null;
+  const lines = [rejectedLine(body), ...flaggedInstallLines(body)].filter(Boolean);
+  const note = lines.length ? h("div", { className: "quality-notes" }, lines) : null;
   return { points, legend: rows.length ? shareKeys : [], note };
+}
+
+function rejectedLine(body) {
+  const rejected = Array.isArray(body.rejected) ? body.rejected : [];
+  if (!rejected.length) return null;
+  return h("p", { className: "chart-note" }, [
+    h("strong", { text: "Rejected events: " }),
+    rejected.map((r) => `${titleCase(r.reason)} ${fmt.integer(r.count)}`).join(" · "),
+  ]);
+}
+
+const LATEST_FLAGGED = 5;
+
+/** Which partners' installs were flagged (not credited for pay, not paid), how many of the
+ * installs each won, why, and the latest flagged installs by id (for the explain view). */
+function flaggedInstallLines(body) {
+  const partners = records(body).filter((r) => Number(r.flagged_installs) > 0);
+  if (!partners.length) return [];
+  const reasons = (text) => String(text || "").split(",").filter(Boolean).map((r) => r.replace(/_/g, " ")).join(", ");
+  const perPartner = partners
+    .sort((a, b) => Number(b.flagged_installs) - Number(a.flagged_installs))
+    .map((r) => {
+      const won = Number(r.flagged_installs) + (Number(r.credited_installs) || 0);
+      return `${keyLabel(r.partner_id)} ${fmt.integer(r.flagged_installs)} of ${fmt.integer(won)} (${fmt.share(r.flagged_install_share)}): ${reasons(r.flag_reasons) || "flagged"}`;
+    });
+  const lines = [
+    h("p", { className: "chart-note flagged-installs" }, [
+      h("strong", { text: "Flagged installs, not paid: " }),
+      perPartner.join(" · "),
+    ]),
+  ];
+  const latest = Array.isArray(body.flagged_installs) ? body.flagged_installs.slice(0, LATEST_FLAGGED) : [];
+  if (latest.length) {
+    lines.push(
+      h("p", { className: "chart-note flagged-latest" }, [
+        h("strong", { text: "Latest: " }),
+        latest.map((f) => `${f.install_id} (${keyLabel(f.partner_id)}, ${fmt.dateTime(f.installed_at)}, ${reasons((f.reasons || []).join(","))})`).join(" · "),
+      ]),
+    );
+  }
+  return lines;
 }
 
 export const NO_DATA = ["No data for this range", "Try a longer date range or fewer filters."];
@@ -342,13 +380,18 @@ export const REPORTS = [
     name: "quality",
     path: "/v1/reports/quality",
     title: "Traffic quality",
-    subtitle: "Click-to-install time per bucket, bot and flagged shares per partner.",
+    subtitle: "Click-to-install time per bucket, bot and flagged shares per partner, and installs flagged for click flooding (not paid).",
     views: [{ name: "partner", label: "Partner", options: (body) => [["", "All partners"], ...ctitPartners(body).map((p) => [p, p])], value: "" }],
     kinds: {
       clicks: "integer", bot_share: "share", flagged_share: "share", ctit_p10: "duration",
       ctit_p50: "duration", ctit_p90: "duration", installs: "integer",
+      credited_installs: "integer", flagged_installs: "integer", flagged_install_share: "share",
     },
-    labels: { ctit_p10: "CTIT p10", ctit_p50: "CTIT p50", ctit_p90: "CTIT p90" },
+    labels: {
+      ctit_p10: "CTIT p10", ctit_p50: "CTIT p50", ctit_p90: "CTIT p90",
+      flagged_share: "Flagged share of clicks", flagged_installs: "Flagged installs (not paid)",
+      flagged_install_share: "Flagged share of installs", flag_reasons: "Flag reasons",
+    },
     empty: (body) => (ctitPartners(body).length === 0 && !(body.rows || []).length ? NO_DATA : null),
     draw: drawQuality,
   },

@@ -137,11 +137,24 @@ def ctit_counts() -> dict[str, list[int]]:
 
 
 def quality_rows() -> list[list[Any]]:
+    """Web partners credit no install (no flagged share); mobidream won 192, 42 flagged."""
     return [
-        ["coupon-hub", 4200, 0.021, 0.034, 41, 420, 5400, 178],
-        ["mobidream", 9100, 0.118, 0.205, 4, 95, 30000, 192],
-        ["style-by-mia", 2600, 0.012, 0.018, 55, 610, 6100, 129],
-    ]
+        ["coupon-hub", 4200, 0.021, 0.034, 41, 420, 5400, 178, 0.0, 0.0, None, ""],
+        ["mobidream", 9100, 0.118, 0.205, 4, 95, 30000, 192, 150.0, 42.0, 0.21875,
+         "click_flooding"],
+        ["style-by-mia", 2600, 0.012, 0.018, 55, 610, 6100, 129, 0.0, 0.0, None, ""],
+    ]  # fmt: skip
+
+
+SHARE_COLUMNS = ("bot_share", "flagged_share", "flagged_install_share")  # dots of the quality card
+
+
+def flagged_installs() -> list[dict[str, Any]]:
+    return [
+        {"install_id": f"install-{n}", "installed_at": f"2026-11-2{n}T10:00:00Z",
+         "partner_id": "mobidream", "reasons": ["click_flooding"]}
+        for n in (3, 2, 1)
+    ]  # fmt: skip
 
 
 TIME_TO_CONVERT = [
@@ -265,6 +278,10 @@ COLUMNS = {
         "ctit_p50",
         "ctit_p90",
         "installs",
+        "credited_installs",
+        "flagged_installs",
+        "flagged_install_share",
+        "flag_reasons",
     ],
 }
 
@@ -293,6 +310,7 @@ def report_body(report: str, start: date, end: date, group_by: str) -> dict[str,
             if empty
             else [{"reason": "bot", "count": 311}, {"reason": "duplicate", "count": 57}],
             "rows": [] if empty else quality_rows(),
+            "flagged_installs": [] if empty else flagged_installs(),
         }
     elif empty:
         pass

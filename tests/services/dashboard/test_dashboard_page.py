@@ -34,7 +34,9 @@ def expected_points(start: date, end: date) -> dict[str, int]:
     days = (end - start).days + 1
     role_marks = sum(1 for row in fake.role_mix() for count in row[1:4] if count > 0)
     ctit_buckets = max(len(counts) for counts in fake.ctit_counts().values())
-    quality_dots = 2 * len(fake.quality_rows())  # bot share and flagged share per partner
+    share_at = [fake.COLUMNS["quality"].index(c) for c in fake.SHARE_COLUMNS]
+    # bot, flagged-click and flagged-install shares per partner: a dot for each known one
+    quality_dots = sum(row[i] is not None for row in fake.quality_rows() for i in share_at)
     return {
         "performance": days * len(fake.PARTNERS),
         "role-mix": role_marks,
@@ -62,6 +64,25 @@ def test_charts_render_from_the_api_without_console_errors(
     assert drawn_points(page) == expected_points(start, end)
     assert page.evaluate("localStorage.getItem('partnerstream.readKey')") == fake.READ_KEY
     save_screenshot(page, screenshot_dir, "dashboard.png")
+    assert page.errors() == []
+
+
+def test_quality_card_names_the_flagged_installs_their_share_and_reason(page: CdpPage) -> None:
+    use_key(page, fake.READ_KEY)
+    page.wait_for(SETTLED)
+    notes = page.evaluate(
+        "[...document.querySelectorAll('#card-quality .quality-notes p')].map(p => p.textContent)"
+    )
+    assert notes[0].startswith("Rejected events: ")
+    # mobidream: 42 flagged of the 150 + 42 installs it won
+    assert notes[1] == "Flagged installs, not paid: mobidream 42 of 192 (21.9%): click flooding"
+    assert notes[2].startswith("Latest: install-3 (mobidream, ")
+    assert [i["install_id"] in notes[2] for i in fake.flagged_installs()] == [True] * 3
+    dots = page.evaluate(
+        "[...document.querySelectorAll('#card-quality circle.datum"
+        "[data-key=flagged_install_share]')].map(c => c.dataset.tip)"
+    )
+    assert dots == ["mobidream · Flagged share of installs (not paid): 22%"]
     assert page.errors() == []
 
 

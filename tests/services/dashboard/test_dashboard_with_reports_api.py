@@ -38,6 +38,7 @@ from tracker.registry import load_registry
 REPO = Path(__file__).resolve().parents[3]
 FIRST, LAST = date(2026, 3, 1), date(2026, 3, 31)  # the data set's month, both days shown
 CONVERSION = "acme-conv-O1"  # three touches, three payouts
+SHARES = ("bot_share", "flagged_share", "flagged_install_share")  # a dot each when known
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def expected_points(url: str) -> dict[str, int]:
             isinstance(v, int | float) for m in models for v in column("model-comparison", m)
         ),
         "overlap": len(body["overlap"]["partners"]) ** 2,
-        "quality": buckets + 2 * len(body["quality"]["rows"]),
+        "quality": buckets + sum(v is not None for c in SHARES for v in column("quality", c)),
         "customer-value": 3 * len(body["customer-value"]["rows"]),
         "time-to-convert": len(body["time-to-convert"]["rows"]),
         "path-length": len(body["path-length"]["rows"]),
@@ -139,4 +140,32 @@ def test_explain_view_draws_a_real_conversion(page: CdpPage, reports_url: str) -
         ".querySelectorAll('tbody tr').length"
     )
     assert payouts == len(body["payouts"]) > 0
+    assert page.errors() == []
+
+
+def test_flagged_installs_are_named_on_the_quality_card_and_in_explain(
+    page: CdpPage, screenshot_dir: Path
+) -> None:
+    """rocket-app's floodnet won two installs while flooding clicks (dataset.py)."""
+    use_key(page, dataset.ROCKET_KEY)
+    page.wait_for(SETTLED, timeout=60)
+    notes = page.evaluate(
+        "[...document.querySelectorAll('#card-quality .quality-notes p')].map(p => p.textContent)"
+    )
+    assert "Flagged installs, not paid: floodnet 2 of 5 (40%): click flooding" in notes
+    (latest,) = [n for n in notes if n.startswith("Latest: ")]
+    assert latest.index("rocket-f4-install") < latest.index("rocket-f3-install")
+
+    page.type_into("#conversion-id", dataset.FLAGGED_INSTALLS[0])
+    page.press_enter()
+    page.wait_for("document.getElementById('explain').dataset.state === 'ready'", timeout=60)
+    rows = page.evaluate(
+        "[...document.querySelectorAll('#explain-path tbody tr')].map(r =>"
+        " [...r.cells].map(c => c.textContent))"
+    )
+    assert [(r[1], r[-1]) for r in rows] == [("floodnet", "click flooding")]
+    tip = page.evaluate("document.querySelector('#explain .path-step circle.datum').dataset.tip")
+    assert tip.endswith(", flagged click flooding: not paid")
+    page.evaluate("document.getElementById('card-quality').scrollIntoView()")
+    save_screenshot(page, screenshot_dir, "dashboard-flagged-installs.png")
     assert page.errors() == []

@@ -20,8 +20,16 @@ Advertiser rocket-app (mobile): five devices d1..d5, each a mobidream click then
 (CTIT 30, 600, 3600, 5 seconds; d5 has no ctit_seconds but a click_ts 120 s before), and d1
 buys for 999 on Mar 21 (inherits the install's credit).
 
+Click flooding (rocket-app): floodnet sends 60 clicks on devices f0..f59 from Mar 22 00:00,
+30 s apart. With the first phase come installs on f0, f1, f2 (CTIT 30, 50, 70 hours): judged
+before anything was counted, they are credited as usual. The second phase, sent once the
+first is stored, holds installs on f3, f4 (CTIT 40, 80 hours) and a purchase of 400 on f3 an
+hour after its install: floodnet is now flooding (60 clicks for 3 installs, every CTIT over a
+day), so both installs and the purchase are flagged `click_flooding` under every model.
+
 Engine: every streaming model, time-decay half-life ONE HOUR (so the weights are powers of
-two), default position (40/20/40) and role (30/20/50) shares.
+two), default position (40/20/40) and role (30/20/50) shares; flooding judged from 20 clicks
+and 3 timed installs at 10 clicks per install (FLOODING), over a 14-day window.
 """
 
 from __future__ import annotations
@@ -42,12 +50,17 @@ from services.bus.local_bus import LocalBus
 from services.bus.local_log import LocalLog
 from services.clock import FixedClock
 from services.collector.publisher import encode_event
+from tracker.postbacks.flooding import FloodRules
+from tracker.postbacks.fraud import FloodThresholds
 
 ACME, ROCKET = "acme-shop", "rocket-app"
 ACME_KEY, ROCKET_KEY = "dev-acme-read-key", "dev-rocket-read-key"
 T = datetime(2026, 3, 10, tzinfo=UTC)
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
 ENGINE = EngineConfig(half_life_ms=HOUR_MS)
+FLOODING = FloodRules(
+    FloodThresholds(max_clicks_per_install=10, min_installs=3, min_clicks=20), window_hours=14 * 24
+)
 MODELS = (
     Model.LAST_TOUCH,
     Model.FIRST_TOUCH,
@@ -62,9 +75,14 @@ PARTNER_TYPES = {
     "style-by-mia": "influencer",
     "gadget-review-blog": "content",
     "mobidream": "mobile_network",
+    "floodnet": "mobile_network",
 }
 SALE, NEWS = "acme-summer-sale", "acme-newsletter"
 IOS = "rocket-ios-install"
+FLOODER = "floodnet"
+FLOOD_CLICKS = 60
+FLAGGED_INSTALLS = ("rocket-f3-install", "rocket-f4-install")
+FLAGGED_PURCHASE = "rocket-f3-purchase"
 
 
 def at(days: float = 0, hours: float = 0, seconds: float = 0) -> datetime:
@@ -181,6 +199,36 @@ def rocket_events() -> list[EventBase]:
     return out
 
 
+def flood_click_at(n: int) -> datetime:
+    return at(days=12, seconds=30 * n)
+
+
+def flood_install(n: int, ctit_hours: float) -> Install:
+    clicked = flood_click_at(n)
+    return Install(
+        event_id=f"rocket-f{n}-install", ts=clicked + timedelta(hours=ctit_hours),
+        advertiser_id=ROCKET, partner_id=FLOODER, partner_type="mobile_network",
+        campaign_id=IOS, device_id=f"f{n}", app_id="id1234567890",
+        ctit_seconds=ctit_hours * 3600,
+    )  # fmt: skip
+
+
+def flood_events() -> tuple[list[EventBase], list[EventBase]]:
+    """The two phases of floodnet's traffic (module docstring)."""
+    clicks: list[EventBase] = [
+        click(f"rocket-f{n}-click", FLOODER, IOS, flood_click_at(n), advertiser=ROCKET,
+              device=f"f{n}")
+        for n in range(FLOOD_CLICKS)
+    ]  # fmt: skip
+    first = [flood_install(n, hours) for n, hours in enumerate((30, 50, 70))]
+    flagged = [flood_install(3, 40), flood_install(4, 80)]
+    purchase = Conversion(
+        event_id=FLAGGED_PURCHASE, ts=flagged[0].ts + timedelta(hours=1), advertiser_id=ROCKET,
+        device_id="f3", event_name="purchase", order_id="R-F3", revenue=400, currency="USD",
+    )  # fmt: skip
+    return clicks + first, [*flagged, purchase]
+
+
 def payout_rows() -> list[list[object]]:
     """(conversion_id, conversion_ts, advertiser, partner, type, contract, payout_type, amount)."""
     cpa = ["coupon-hub", "affiliate", "acme-affiliate-cpa", "cpa"]
@@ -218,12 +266,13 @@ def rejected_rows() -> list[list[object]]:
     ]
 
 
-async def _attribute(client: Client, events: list[EventBase], bus_dir: Path) -> None:
+async def _attribute(client: Client, phases: list[list[EventBase]], bus_dir: Path) -> None:
+    """Each phase is sent once the previous one is stored (flooding is judged on what came
+    before a batch)."""
     log = LocalLog(bus_dir, default_partitions=4)
     bus = LocalBus(log)
     await bus.start()
-    await bus.send_batch("events.v1", [encode_event(e) for e in events])
-    config = AttributorConfig(models=MODELS, engine=ENGINE, batch_max_ms=50)
+    config = AttributorConfig(models=MODELS, engine=ENGINE, batch_max_ms=50, flooding=FLOODING)
     attributor = Attributor(
         bus.consumer(["events.v1", "events.dlq.v1"], "reports-tests"),
         ClickHouseSink(client),
@@ -233,22 +282,26 @@ async def _attribute(client: Client, events: list[EventBase], bus_dir: Path) -> 
     )
     task = asyncio.create_task(attributor.run())
 
-    def done() -> bool:
+    def done(events: int) -> bool:
         written = client.query("SELECT count() FROM events").result_rows[0][0]
         reversed_ = client.query(
             "SELECT count() FROM attribution_credits WHERE is_reversal"
         ).result_rows[0][0]
-        return int(written) == len(events) and int(reversed_) == len(MODELS)
+        return int(written) == events and int(reversed_) == len(MODELS)
 
     try:
-        for _ in range(400):
-            if done():
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the attributor did not write the data set in time")
+        sent = 0
+        for phase in phases:
+            await bus.send_batch("events.v1", [encode_event(e) for e in phase])
+            sent += len(phase)
+            for _ in range(400):
+                if done(sent):
+                    break
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the attributor did not write the data set in time")
     finally:
         attributor.stop()
         await task
@@ -257,7 +310,9 @@ async def _attribute(client: Client, events: list[EventBase], bus_dir: Path) -> 
 
 def load(client: Client, bus_dir: Path) -> None:
     """Attribute the events with the real attributor, then add payouts and dead letters."""
-    asyncio.run(_attribute(client, acme_events() + rocket_events(), bus_dir))
+    flood_first, flood_second = flood_events()
+    phases = [acme_events() + rocket_events() + flood_first, flood_second]
+    asyncio.run(_attribute(client, phases, bus_dir))
     client.insert(
         "payouts",
         [[*row[:3], row[3], row[4], row[5], 1, row[6], "", "", row[7],

@@ -31,7 +31,7 @@ def test_explain_a_refunded_conversion_with_a_bot_touch_left_out(api: TestClient
             "touch_id": "acme-v4-click-gadget", "partner_id": "gadget-review-blog",
             "type": "click", "ts": "2026-03-14T01:00:00.000Z", "position": 0, "role": "sole",
             "weight": 1.0, "credited_revenue": 1500, "reversed_revenue": -500,
-            "model": "last_touch", "stored": True,
+            "fraud_flags": [], "model": "last_touch", "stored": True,
         }
     ]  # fmt: skip
     assert body["excluded"] == [
@@ -84,6 +84,24 @@ def test_explain_an_inherited_in_app_purchase(api: TestClient) -> None:
     assert [(t["partner_id"], t["role"], t["credited_revenue"]) for t in body["path"]] == [
         ("mobidream", "sole", 999)
     ]
+
+
+def test_explain_a_flagged_install_shows_its_flag_under_every_model(api: TestClient) -> None:
+    """floodnet won rocket-f3-install while flooding (dataset.py): its credit is recorded with
+    the flag under every model, and nothing was paid for it."""
+    body = explain(api, "rocket-f3-install", key=ROCKET_KEY).json()
+    assert [(t["partner_id"], t["fraud_flags"], t["stored"]) for t in body["path"]] == [
+        ("floodnet", ["click_flooding"], True)
+    ]
+    assert {(c["model"], tuple(c["fraud_flags"])) for c in body["credits"]} == {
+        (m, ("click_flooding",)) for m in (
+            "last_touch", "first_touch", "linear", "time_decay", "position_based",
+            "role_weights",
+        )
+    }  # fmt: skip
+    assert body["payouts"] == []
+    clean = explain(api, "rocket-f0-install", key=ROCKET_KEY).json()
+    assert [(t["partner_id"], t["fraud_flags"]) for t in clean["path"]] == [("floodnet", [])]
 
 
 @pytest.mark.parametrize(

@@ -99,11 +99,25 @@ def test_overlap_matrix_from_pairs() -> None:
 def test_quality_histogram_has_one_count_per_bucket() -> None:
     store = MemoryReportStore(
         {
-            "quality": [("p", 10, 0.1, 0.0, 1.0, 2.0, 3.0, 4)],
+            "quality": [("p", 10, 0.1, 0.0, 1.0, 2.0, 3.0, 4, 3.0, 1.0, 0.25, "click_flooding")],
             "ctit_histogram": [("p", 0, 3), ("p", 7, 1)],
             "rejected": [("invalid_event", 2)],
+            "flagged_installs": [
+                ("i-2", "2026-03-02T10:00:00Z", "p", "click_flooding,other_reason"),
+                ("i-1", "2026-03-01T10:00:00Z", "p", ""),
+            ],
         }
     )
     report = quality(store, SCOPE)
     assert report.extras["ctit_histogram"]["partners"] == {"p": [3, 0, 0, 0, 0, 0, 0, 1]}
     assert report.extras["rejected"] == [{"reason": "invalid_event", "count": 2}]
+    assert report.extras["flagged_installs"] == [
+        {"install_id": "i-2", "installed_at": "2026-03-02T10:00:00Z", "partner_id": "p",
+         "reasons": ["click_flooding", "other_reason"]},
+        {"install_id": "i-1", "installed_at": "2026-03-01T10:00:00Z", "partner_id": "p",
+         "reasons": []},
+    ]  # fmt: skip
+    assert report.rows[0][-4:] == [3.0, 1.0, 0.25, "click_flooding"]
+    assert {name for name, _ in store.calls} == {
+        "ctit_histogram", "rejected", "flagged_installs", "quality",
+    }  # fmt: skip

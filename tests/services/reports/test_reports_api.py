@@ -292,12 +292,14 @@ def test_path_length(api: TestClient) -> None:
 def test_quality_shares_and_rejected_counts(api: TestClient) -> None:
     body = get(api, "quality")
     rows = {r[0]: r[1:] for r in body["rows"]}
+    no_installs = [0.0, 0.0, None, ""]  # credited, flagged, flagged share, reasons
     assert rows == {
-        "cashback-club": [3, 0.0, round(1 / 3, 6), None, None, None, 0],
-        "coupon-hub": [3, round(1 / 3, 6), 0.0, None, None, None, 0],
-        "gadget-review-blog": [2, 0.0, 0.0, None, None, None, 0],
-        "style-by-mia": [2, 0.0, 0.0, None, None, None, 0],
+        "cashback-club": [3, 0.0, round(1 / 3, 6), None, None, None, 0, *no_installs],
+        "coupon-hub": [3, round(1 / 3, 6), 0.0, None, None, None, 0, *no_installs],
+        "gadget-review-blog": [2, 0.0, 0.0, None, None, None, 0, *no_installs],
+        "style-by-mia": [2, 0.0, 0.0, None, None, None, 0, *no_installs],
     }
+    assert body["flagged_installs"] == []
     # February's dead letter is outside the range; rocket's and the anonymous one are not ours.
     assert body["rejected"] == [
         {"reason": "invalid_event", "count": 2},
@@ -309,22 +311,81 @@ def test_quality_ctit_percentiles_and_histogram(api: TestClient) -> None:
     """CTITs 5, 30, 120 (from click_ts), 600, 3600 s; linear interpolation between ranks:
     p10 = 5 + 0.4 * 25 = 15, p50 = 120, p90 = 600 + 0.6 * 3000 = 2400."""
     body = get(api, "quality", key=ROCKET_KEY)
-    assert body["rows"] == [["mobidream", 5, 0.0, 0.0, 15.0, 120.0, 2400.0, 5]]
+    rows = {r[0]: r[1:] for r in body["rows"]}
+    assert rows["mobidream"] == [5, 0.0, 0.0, 15.0, 120.0, 2400.0, 5, 5.0, 0.0, 0.0, ""]
     histogram = body["ctit_histogram"]
     assert histogram["buckets"] == [0, 10, 60, 300, 1800, 3600, 21600, 86400]
-    assert histogram["partners"] == {"mobidream": [1, 1, 1, 1, 0, 1, 0, 0]}
+    assert histogram["partners"]["mobidream"] == [1, 1, 1, 1, 0, 1, 0, 0]
+    assert histogram["partners"]["floodnet"] == [0, 0, 0, 0, 0, 0, 0, 5]  # all over a day
     assert body["rejected"] == [{"reason": "invalid_event", "count": 1}]
+
+
+def test_quality_counts_flagged_installs_apart_with_their_reason(api: TestClient) -> None:
+    """floodnet (dataset.py): 60 clicks, five installs with CTITs of 30, 50, 70, 40 and 80
+    hours; the last two were won while it was flooding: flagged, not credited for pay."""
+    body = get(api, "quality", key=ROCKET_KEY)
+    assert [r["partner_id"] for r in records(body)] == ["floodnet", "mobidream"]
+    flood = by(body, "partner_id")["floodnet"]
+    hours = 3600
+    assert flood == {
+        "partner_id": "floodnet", "clicks": 60, "bot_share": 0.0, "flagged_share": 0.0,
+        "ctit_p10": 34.0 * hours, "ctit_p50": 50.0 * hours, "ctit_p90": 76.0 * hours,
+        "installs": 5, "credited_installs": 3.0, "flagged_installs": 2.0,
+        "flagged_install_share": 0.4, "flag_reasons": "click_flooding",
+    }  # fmt: skip
+    assert body["flagged_installs"] == [
+        {"install_id": "rocket-f4-install", "installed_at": "2026-03-25T08:02:00Z",
+         "partner_id": "floodnet", "reasons": ["click_flooding"]},
+        {"install_id": "rocket-f3-install", "installed_at": "2026-03-23T16:01:30Z",
+         "partner_id": "floodnet", "reasons": ["click_flooding"]},
+    ]  # fmt: skip
+    # Installs by conversion day: from March 24, f1 and f2 were credited and f4 flagged.
+    later = by(get(api, "quality", key=ROCKET_KEY, **{"from": "2026-03-24"}), "partner_id")
+    assert later["floodnet"]["credited_installs"] == 2.0
+    assert later["floodnet"]["flagged_installs"] == 1.0
+    assert later["floodnet"]["flagged_install_share"] == round(1 / 3, 6)
+    # The filters apply: another partner has nothing flagged.
+    mobidream = get(api, "quality", key=ROCKET_KEY, partner_id="mobidream")
+    assert [r[0] for r in mobidream["rows"]] == ["mobidream"]
+    assert mobidream["flagged_installs"] == []
+
+
+def test_flagged_credits_are_left_out_of_the_credited_figures(api: TestClient) -> None:
+    """floodnet's flagged installs and the purchase of 400 credited from a flagged touch
+    count in no credited figure: not in performance, role mix, model comparison (Markov and
+    Shapley included) nor as an introducer in customer value."""
+    performance = by(get(api, "performance", key=ROCKET_KEY, granularity="month"), "key")
+    assert performance["floodnet"] == {
+        "period": "2026-03-01", "key": "floodnet", "clicks": 60, "impressions": 0,
+        "installs": 3.0, "conversions": 0.0, "revenue": 0, "credited_revenue": 0,
+        "payouts": 0,
+    }  # fmt: skip
+    for model in ("last_touch", "linear"):
+        roles = by(get(api, "role-mix", key=ROCKET_KEY, model=model), "partner_id")
+        # three credited installs, each a one-touch journey (sole: introducer and closer)
+        assert (roles["floodnet"]["introducer_count"], roles["floodnet"]["closer_count"]) == (3, 3)
+        assert roles["floodnet"]["closer_revenue"] == roles["floodnet"]["introducer_revenue"] == 0
+    models = by(get(api, "model-comparison", key=ROCKET_KEY), "partner_id")
+    assert models["floodnet"]["linear"] == models["floodnet"]["last_touch"] == 0
+    assert models["floodnet"]["shapley"] == 0
+    assert models["mobidream"]["shapley"] == models["mobidream"]["last_touch"] == 999
+    value = by(get(api, "customer-value", key=ROCKET_KEY), "introducer_partner_id")
+    assert (value["mobidream"]["customers"], value["mobidream"]["revenue_7d"]) == (1, 999)
+    assert (value[""]["customers"], value[""]["revenue_7d"]) == (1, 400)  # introduced by none
 
 
 # ---------------------------------------------------------------- isolation and formats
 def test_another_advertisers_data_is_invisible(api: TestClient) -> None:
     rocket = get(api, "performance", key=ROCKET_KEY, granularity="month")
-    assert rocket["rows"] == [["2026-03-01", "mobidream", 5, 0, 5, 1, 999, 999, 900]]
+    assert rocket["rows"] == [
+        ["2026-03-01", "floodnet", 60, 0, 3, 0, 0, 0, 0],
+        ["2026-03-01", "mobidream", 5, 0, 5, 1, 999, 999, 900],
+    ]
     for report in REPORTS:
         acme = get(api, report)
         cells = {str(c) for row in acme["rows"] for c in row}
         assert "mobidream" not in cells, report
-    assert get(api, "overlap", key=ROCKET_KEY)["partners"] == ["mobidream"]
+    assert get(api, "overlap", key=ROCKET_KEY)["partners"] == ["floodnet", "mobidream"]
 
 
 @pytest.mark.parametrize("report", REPORTS)

@@ -10,7 +10,7 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from services.store.clickhouse import connect
-from services.store.migrations import MIGRATIONS_DIR, migrate
+from services.store.migrations import MIGRATIONS_DIR, discover, migrate
 from tests.conftest import random_name
 
 DAY = datetime(2026, 5, 4, 9, tzinfo=UTC)
@@ -141,6 +141,99 @@ def test_history_is_copied_into_new_rollups(chdb_url: str, tmp_path: Path) -> No
         client.command(f"DROP DATABASE IF EXISTS {name}")
 
 
+FLAGGED_COLUMNS = [*CREDIT_COLUMNS, "fraud_flags"]
+FLOOD = ["click_flooding"]
+NEXT_DAY = datetime(2026, 5, 5, 9, tzinfo=UTC)
+
+
+def flagged_credits() -> list[list[object]]:
+    """An install won by p1 while flooding, a purchase credited from its touch then partly
+    refunded (the reversal carries the flag too), and a clean install of p2, on DAY; a clean
+    install of p1 on NEXT_DAY."""
+    return [
+        ["i-1", DAY, "adv", "p1", "mobile_network", "last_touch", "sole", "install", 1.0, 0,
+         False, DAY, FLOOD],
+        ["b-1", DAY, "adv", "p1", "mobile_network", "last_touch", "sole", "purchase", 1.0, 900,
+         False, DAY, FLOOD],
+        ["b-1", DAY, "adv", "p1", "mobile_network", "last_touch", "sole", "purchase", -0.5,
+         -300, True, DAY, FLOOD],
+        ["i-2", DAY, "adv", "p2", "mobile_network", "last_touch", "sole", "install", 1.0, 0,
+         False, DAY, []],
+        ["i-3", NEXT_DAY, "adv", "p1", "mobile_network", "last_touch", "sole", "install", 1.0,
+         0, False, NEXT_DAY, []],
+    ]  # fmt: skip
+
+
+def credit_split(client: Client) -> list[tuple[object, ...]]:
+    """Per day, partner and event: the credited measures, then the flagged ones."""
+    return [
+        tuple(row)
+        for row in client.query(
+            "SELECT day, partner_id, event_name, sum(credits), sum(reversals), sum(weight), "
+            "sum(reversed_weight), sum(gross_revenue), sum(reversed_revenue), "
+            "sum(credited_revenue), sum(flagged_credits), sum(flagged_reversals), "
+            "sum(flagged_weight), sum(flagged_credited_revenue) FROM credits_daily "
+            "GROUP BY day, partner_id, event_name ORDER BY day, partner_id, event_name"
+        ).result_rows
+    ]
+
+
+SPLIT = [
+    (DAY.date(), "p1", "install", 0, 0, 0.0, 0.0, 0, 0, 0, 1, 0, 1.0, 0),
+    (DAY.date(), "p1", "purchase", 0, 0, 0.0, 0.0, 0, 0, 0, 1, 1, 1.0, 600),
+    (DAY.date(), "p2", "install", 1, 0, 1.0, 0.0, 0, 0, 0, 0, 0, 0.0, 0),
+    (NEXT_DAY.date(), "p1", "install", 1, 0, 1.0, 0.0, 0, 0, 0, 0, 0, 0.0, 0),
+]
+
+
+def test_flagged_credits_are_counted_apart_from_the_credited_ones(ch_client: Client) -> None:
+    ch_client.insert("attribution_credits", flagged_credits(), column_names=FLAGGED_COLUMNS)
+    assert credit_split(ch_client) == SPLIT
+    ch_client.command("OPTIMIZE TABLE credits_daily FINAL")  # a row of flagged only survives
+    assert credit_split(ch_client) == SPLIT
+
+
+def test_022_rebuilds_the_days_holding_flagged_credits(chdb_url: str, tmp_path: Path) -> None:
+    """A store that recorded flagged credits before 022 (they counted as credited then) gets
+    those days rebuilt with the split, other days untouched; running 022's statements again
+    (a retry after a failure) gives the same rollup, and the new view takes over."""
+    early = tmp_path / "early"
+    early.mkdir()
+    later = [p for p in sorted(MIGRATIONS_DIR.glob("*.sql")) if int(p.name[:3]) >= 22]
+    for path in sorted(set(MIGRATIONS_DIR.glob("*.sql")) - set(later)):
+        shutil.copy(path, early / path.name)
+    name = random_name("flagged")
+    client = connect(chdb_url, name)
+    try:
+        migrate(client, early)
+        client.insert("attribution_credits", flagged_credits(), column_names=FLAGGED_COLUMNS)
+        before = client.query(
+            "SELECT sum(credits), sum(credited_revenue) FROM credits_daily WHERE day = {d:Date}",
+            parameters={"d": DAY.date()},
+        ).result_rows
+        assert before == [(3, 600)]  # 005's view counted the flagged rows as credited
+        # a mark on the untouched day: only days holding flagged credits are rewritten
+        client.command(
+            "INSERT INTO credits_daily (advertiser_id, day, model, partner_id, event_name, "
+            "credits) VALUES ('adv', '2026-05-05', 'last_touch', 'p9', 'install', 7)"
+        )
+        applied = [m.version for m in migrate(client)]
+        assert 22 in applied
+        marked = [*SPLIT, (NEXT_DAY.date(), "p9", "install", 7, 0, 0.0, 0.0, 0, 0, 0, 0, 0, 0.0, 0)]
+        assert credit_split(client) == marked
+        (again,) = [m for m in discover() if m.version == 22]
+        for statement in again.statements():
+            client.command(statement)
+        assert credit_split(client) == marked
+        client.insert("attribution_credits", flagged_credits()[:1], column_names=FLAGGED_COLUMNS,
+                      settings={"insert_deduplication_token": "after-022"})  # fmt: skip
+        assert credit_split(client)[0] == (
+            DAY.date(), "p1", "install", 0, 0, 0.0, 0.0, 0, 0, 0, 2, 0, 2.0, 0,
+        )  # fmt: skip
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {name}")
+
+
 def test_readme_example_queries_run_and_read_the_rollups(report_client: Client) -> None:
     """Every ```sql block of schemas/clickhouse/README.md runs on the reports' data set."""
     text = (MIGRATIONS_DIR / "README.md").read_text(encoding="utf-8")
@@ -150,3 +243,8 @@ def test_readme_example_queries_run_and_read_the_rollups(report_client: Client) 
     assert all(results), "every example should return rows on the data set"
     by_model = {str(row[0]): row[1] for row in results[2]}  # coupon-hub per model
     assert (by_model["last_touch"], by_model["linear"]) == (12001, 7334)
+    # the two flagged-install examples (rocket-app, tests/services/reports/dataset.py)
+    installs = {str(row[0]): list(row[1:]) for row in results[-2]}
+    assert installs["floodnet"] == [3.0, 2.0, 0.4, 0, 400]
+    assert installs["mobidream"] == [5.0, 0.0, 0.0, 999, 0]
+    assert [list(row[:3]) for row in results[-1]] == [["floodnet", "click_flooding", 2]]
