@@ -310,11 +310,12 @@ def drain_rate(server: Server, events: int, timeout_s: float) -> Drain:
         if done >= events:
             start = first if first is not None and first[1] < events else idle
             spent = {t: c - start[2].get(t, 0.0) for t, c in sample[2].items()}
+            tick = 1 / os.sysconf("SC_CLK_TCK")  # /proc's resolution: a tiny drain reads 0
             return Drain(
                 events - start[1],
-                sample[0] - start[0],
-                sum(spent.values()),
-                spent.get(pid, 0.0),
+                max(sample[0] - start[0], tick),
+                max(sum(spent.values()), tick),
+                max(spent.get(pid, 0.0), tick),
                 float(server.peak_rss_bytes()),
             )
         time.sleep(0.1)
