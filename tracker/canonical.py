@@ -74,16 +74,21 @@ def _utc_text(value: Any) -> str:
 Check = Callable[[Any], Any]
 
 
-def _identifier(value: Any) -> str:
-    if type(value) is str and _IDENTIFIER(value):
-        return value
-    raise _DECLINED
+def _matching(matches: Callable[[str], object]) -> Check:
+    """A string that ``matches`` (a compiled pattern's ``fullmatch``) accepts, unchanged."""
+
+    def check(value: Any) -> str:
+        if type(value) is str and matches(value):
+            return value
+        raise _DECLINED
+
+    return check
 
 
-def _event_id(value: Any) -> str:
-    if type(value) is str and _EVENT_ID(value):
-        return value
-    raise _DECLINED
+_identifier = _matching(_IDENTIFIER)
+_event_id = _matching(_EVENT_ID)
+_event_name = _matching(_EVENT_NAME)
+_currency = _matching(_CURRENCY)
 
 
 def _text(max_length: int) -> Check:
@@ -132,18 +137,6 @@ def _seconds(value: Any) -> float:
         return value
     if type(value) is int and 0 <= value <= _MAX_EXACT_FLOAT_INT:
         return float(value)
-    raise _DECLINED
-
-
-def _event_name(value: Any) -> str:
-    if type(value) is str and _EVENT_NAME(value):
-        return value
-    raise _DECLINED
-
-
-def _currency(value: Any) -> str:
-    if type(value) is str and _CURRENCY(value):
-        return value
     raise _DECLINED
 
 

@@ -44,6 +44,11 @@ class BusError(Exception):
         )
 
 
+def is_retriable(exc: BaseException) -> bool:
+    """Whether retrying could succeed, as the error (ours, or a Kafka client's) says."""
+    return bool(getattr(exc, "retriable", False))
+
+
 class BusClosed(BusError):
     reason = "bus_closed"
 

@@ -28,14 +28,10 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from services.bus.errors import BusClosed, DeliveryFailed
+from services.bus.errors import BusClosed, DeliveryFailed, is_retriable
 from services.bus.partitioning import partitions_for_keys
 
 log = logging.getLogger(__name__)
-
-
-def _retriable(exc: BaseException) -> bool:
-    return bool(getattr(exc, "retriable", False))
 
 
 @dataclass(eq=False, slots=True)
@@ -67,7 +63,7 @@ class _Request:
         failure = DeliveryFailed(
             f"{len(self.items) - len(self.acked)} of {len(self.items)} records not "
             f"acknowledged: {first!r}",
-            retriable=all(_retriable(e) for e in self.errors),
+            retriable=all(is_retriable(e) for e in self.errors),
             delivered=frozenset(self.acked),
         )
         failure.__cause__ = first

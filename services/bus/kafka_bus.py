@@ -29,17 +29,20 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
-from services.bus.errors import BusClosed, BusError, BusUnavailable, CommitFailed, DeliveryFailed
+from services.bus.errors import (
+    BusClosed,
+    BusError,
+    BusUnavailable,
+    CommitFailed,
+    DeliveryFailed,
+    is_retriable,
+)
 from services.bus.kafka_batches import BatchingSender
 from services.bus.protocols import RebalanceCallback
 from services.bus.records import Record, TopicPartition
 
 DEFAULT_LINGER_MS = 5
 DEFAULT_MAX_BATCH_SIZE = 256 * 1024
-
-
-def _retriable(exc: BaseException) -> bool:
-    return bool(getattr(exc, "retriable", False))
 
 
 class KafkaProducerBus:
@@ -259,7 +262,7 @@ class KafkaConsumerBus:
         try:
             batch = await self._require().getmany(timeout_ms=timeout_ms, max_records=max_records)
         except KafkaError as exc:
-            raise BusError(f"Kafka fetch failed: {exc}", retriable=_retriable(exc)) from exc
+            raise BusError(f"Kafka fetch failed: {exc}", retriable=is_retriable(exc)) from exc
         for tp, records in batch.items():
             if records:
                 self._next[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
@@ -290,7 +293,7 @@ class KafkaConsumerBus:
         except CommitFailedError as exc:
             raise CommitFailed(f"commit rejected after a rebalance: {exc}") from exc
         except KafkaError as exc:
-            raise CommitFailed(f"commit failed: {exc}", retriable=_retriable(exc)) from exc
+            raise CommitFailed(f"commit failed: {exc}", retriable=is_retriable(exc)) from exc
 
 
 async def ensure_topics(
@@ -320,6 +323,6 @@ async def ensure_topics(
                 message = entry[2] if len(entry) > 2 else ""
                 raise BusError(f"cannot create topic {name}: error {code} {message}")
     except KafkaError as exc:
-        raise BusError(f"cannot create topics: {exc}", retriable=_retriable(exc)) from exc
+        raise BusError(f"cannot create topics: {exc}", retriable=is_retriable(exc)) from exc
     finally:
         await admin.close()
