@@ -35,7 +35,7 @@ import orjson
 
 from schemas.events import EVENT_TYPES, DeviceIdType, PartnerType, Source
 from schemas.events import Consent as ConsentModel
-from tracker.click_ids import verify_click_id
+from tracker.click_ids import ClickIdClaims, verify_click_id
 from tracker.consent import NO_SIGNALS
 from tracker.enrich import EnrichConfig, RequestInfo, ms_to_datetime, shared_context
 from tracker.network import IpMode
@@ -478,7 +478,8 @@ class RequestCanon:
     _plain_context: orjson.Fragment | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.received_at = format_utc(ms_to_datetime(self.info.received_at_ms))
+        ms = self.info.received_at_ms
+        self.received_at = utc_text(ms) or format_utc(ms_to_datetime(ms))
         self.source = self.info.source.value
         signals = self.info.consent
         self._consent = (
@@ -509,12 +510,19 @@ class RequestCanon:
         )
 
 
-def encode_item(values: dict[str, Any], canon: RequestCanon, new_event_id: str) -> EncodedEvent:
+def encode_item(
+    values: dict[str, Any],
+    canon: RequestCanon,
+    new_event_id: str,
+    *,
+    minted: ClickIdClaims | None = None,
+) -> EncodedEvent:
     """The enriched event of checked values, encoded: `enrich` then `encode_event`, in one.
 
     Takes over ``values`` (it is filled in). Raises `InvalidClickId` for a click id that
     fails verification, and pydantic's ValidationError where `enrich` would (a request's
-    referrer over the model's limit, say).
+    referrer over the model's limit, say). ``minted``: as in `enrich`, the claims of a click
+    id the caller has just minted for this very event (no verification needed).
     """
     get = values.get
     event_id = get("event_id") or new_event_id
@@ -524,7 +532,7 @@ def encode_item(values: dict[str, Any], canon: RequestCanon, new_event_id: str) 
     click_id = get("click_id")
     if click_id:
         config = canon.config
-        claims = verify_click_id(
+        claims = minted or verify_click_id(
             config.click_secrets, click_id, canon.info.received_at_ms, config.click_max_age_ms
         )
         values["visitor_id"] = str(claims.visitor_id)
@@ -542,8 +550,11 @@ def encode_item(values: dict[str, Any], canon: RequestCanon, new_event_id: str) 
             )
     values["context"] = canon.context(get("context"))
     kind = values["type"]
-    names = tuple(values)
-    value = orjson.dumps({name: values[name] for name in _output_order(kind, names)})
+    names = (kind, *values)
+    order = _OUTPUT_ORDERS.get(names)
+    if order is None:
+        order = _output_order(names)
+    value = orjson.dumps({name: values[name] for name in order})
 
     visitor_id = get("visitor_id")
     if visitor_id:
@@ -557,7 +568,16 @@ def encode_item(values: dict[str, Any], canon: RequestCanon, new_event_id: str) 
     return EncodedEvent(event_id, kind, canon.source, (key.encode(), value))
 
 
-@functools.lru_cache(maxsize=2048)
-def _output_order(kind: str, names: tuple[str, ...]) -> tuple[str, ...]:
-    """The model's field order of the given fields (what pydantic's serializer writes)."""
-    return tuple(sorted(names, key=_KINDS[kind].rank.__getitem__))
+_OUTPUT_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_OUTPUT_ORDERS = 2048
+
+
+def _output_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The model's field order (what pydantic's serializer writes) of the fields
+    ``names[1:]`` of an event of type ``names[0]``; remembered for the first few thousand
+    field sets (a plain dict lookup costs less than ``lru_cache``'s wrapper)."""
+    kind, *fields = names
+    order = tuple(sorted(fields, key=_KINDS[kind].rank.__getitem__))
+    if len(_OUTPUT_ORDERS) < _MAX_OUTPUT_ORDERS:
+        _OUTPUT_ORDERS[names] = order
+    return order

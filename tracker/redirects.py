@@ -55,6 +55,7 @@ _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _NUMERIC_LABEL_RE = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)")
 _PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch  # what quote(safe="") leaves as is
 _HTML_UNSAFE = frozenset('"<>`')
 _MAX_DECODE_ROUNDS = 4
 
@@ -291,7 +292,8 @@ class LandingTemplate:
         return cls(prefix, "" if url.fragment is None else "#" + url.fragment)
 
     def with_value(self, value: str) -> str:
-        return f"{self.prefix}{quote(value, safe='')}{self.suffix}"
+        quoted = value if _UNRESERVED(value) else quote(value, safe="")
+        return f"{self.prefix}{quoted}{self.suffix}"
 
 
 def resolve_landing_url(

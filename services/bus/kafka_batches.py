@@ -107,17 +107,26 @@ class BatchingSender:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def send(self, topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
+        await self.submit(topic, items)
+
+    def submit(self, topic: str, items: Sequence[tuple[bytes, bytes]]) -> asyncio.Future[None]:
+        """``send`` without the wait: the future resolves (or fails) as ``send`` returns (or
+        raises). Raises ``BusClosed`` at once when closed."""
         if self._closed:
             raise BusClosed("the Kafka producer is stopped")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not items:
-            return
-        request = _Request(items, asyncio.get_running_loop().create_future())
-        self._pending.setdefault(topic, []).append(request)
-        self._pending_bytes += sum(len(k) + len(v) for k, v in items)
+            done.set_result(None)
+            return done
+        pending = self._pending.get(topic)
+        if pending is None:
+            pending = self._pending[topic] = []
+        pending.append(_Request(items, done))
+        self._pending_bytes += sum([len(k) + len(v) for k, v in items])
         self._wake.set()
         if self._pending_bytes >= self._max_batch_bytes:
             self._full.set()
-        await request.done
+        return done
 
     def refuse_new(self) -> None:
         """Refuse new sends; what was sent before still goes out."""

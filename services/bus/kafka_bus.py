@@ -21,6 +21,8 @@ can be started again after ``stop`` or after a failed ``start``.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -79,6 +81,7 @@ class KafkaProducerBus:
         self._producer: Any = None
         self._sender: BatchingSender | None = None
         self._started = False  # between start() and stop(), even while the producer is reset
+        self._resets: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Connect; raises ``BusUnavailable`` if the cluster cannot be reached."""
@@ -142,6 +145,31 @@ class KafkaProducerBus:
             if not exc.retriable:
                 await self._reset(producer)
             raise
+
+    def submit(self, topic: str, items: Sequence[tuple[bytes, bytes]]) -> asyncio.Future[None]:
+        """``send_batch`` as a future, without a task of its own while the producer runs
+        (a click's one record costs less than the task would); see ``SubmittingProducer``."""
+        producer, sender = self._producer, self._sender
+        loop = asyncio.get_running_loop()
+        if producer is None or sender is None:  # stopped, or restarting after a reset
+            return loop.create_task(self.send_batch(topic, items))
+        try:
+            sent = sender.submit(topic, items)
+        except BusError as exc:
+            failed: asyncio.Future[None] = loop.create_future()
+            failed.set_exception(exc)
+            return failed
+        sent.add_done_callback(functools.partial(self._after_submit, producer))
+        return sent
+
+    def _after_submit(self, producer: Any, sent: asyncio.Future[None]) -> None:
+        if sent.cancelled():
+            return
+        exc = sent.exception()
+        if isinstance(exc, DeliveryFailed) and not exc.retriable:
+            reset = asyncio.get_running_loop().create_task(self._reset(producer))
+            self._resets.add(reset)
+            reset.add_done_callback(self._resets.discard)
 
 
 class _RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -7,6 +7,7 @@ the attributor see only these protocols.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -30,6 +31,16 @@ class EventProducer(Protocol):
         their order, also across calls made one after the other. Raises a ``BusError``
         if the items could not be made durable; then none, some or all of them may be.
         """
+        ...
+
+
+@runtime_checkable
+class SubmittingProducer(Protocol):
+    """A producer that can also hand over a send without a coroutine of its own."""
+
+    def submit(self, topic: str, items: Sequence[tuple[bytes, bytes]]) -> asyncio.Future[None]:
+        """``send_batch`` as a future: resolved when it would return, failed with what it
+        would raise. Cheaper than a task per call when each call carries one record."""
         ...
 
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 from services.bus.errors import BusClosed, BusError, DeliveryFailed
 from services.bus.local_log import LocalLog
-from services.bus.protocols import EventProducer
+from services.bus.protocols import EventProducer, SubmittingProducer
 from services.bus.records import Record, TopicPartition
 from services.bus.spool_marks import MARKS_TOPIC, MARKS_TP, DeliveredMarks
 
@@ -66,7 +66,7 @@ OnDelivered = Callable[[frozenset[int] | None], Awaitable[None]]
 class _DirectSend:
     topic: str
     items: Sequence[tuple[bytes, bytes]]
-    task: asyncio.Task[None]
+    task: asyncio.Future[None]  # the primary's send (a task, or the primary's own future)
     done: asyncio.Future[None]
     started: float  # loop time
 
@@ -87,6 +87,7 @@ class SpoolingProducer:
         stop_timeout_ms: int = 10_000,
     ) -> None:
         self.primary = primary
+        self._submit = primary.submit if isinstance(primary, SubmittingProducer) else None
         self.spool = spool
         self._deadline_s = deadline_ms / 1000
         self._drain_batch = drain_batch_records
@@ -197,13 +198,12 @@ class SpoolingProducer:
             await self.spool.append(topic, items)
             return
         loop = asyncio.get_running_loop()
-        send = _DirectSend(
-            topic,
-            items,
-            loop.create_task(self.primary.send_batch(topic, items)),
-            loop.create_future(),
-            loop.time(),
+        sent = (
+            self._submit(topic, items)
+            if self._submit is not None
+            else loop.create_task(self.primary.send_batch(topic, items))
         )
+        send = _DirectSend(topic, items, sent, loop.create_future(), loop.time())
         self._direct[send] = None
         send.task.add_done_callback(functools.partial(self._on_direct_done, send))
         if self._watchdog is None:
@@ -275,7 +275,7 @@ class SpoolingProducer:
 
     # -- settling sends whose outcome is not known yet ----------------------------------
 
-    def _track(self, task: asyncio.Task[None], on_delivered: OnDelivered) -> asyncio.Task[bool]:
+    def _track(self, task: asyncio.Future[None], on_delivered: OnDelivered) -> asyncio.Task[bool]:
         settle = asyncio.get_running_loop().create_task(self._settle(task, on_delivered))
         self._settling.add(settle)
         settle.add_done_callback(self._settled)
@@ -286,7 +286,7 @@ class SpoolingProducer:
         if not settle.cancelled() and settle.exception() is not None:
             log.error("recording a delivery outcome failed", exc_info=settle.exception())
 
-    async def _settle(self, task: asyncio.Task[None], on_delivered: OnDelivered) -> bool:
+    async def _settle(self, task: asyncio.Future[None], on_delivered: OnDelivered) -> bool:
         done, _ = await asyncio.wait({task}, timeout=self._settle_timeout_s)
         if not done:
             log.warning(
@@ -422,7 +422,7 @@ def _reject(future: asyncio.Future[None], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
-def _retrieve_exception(task: asyncio.Task[None]) -> None:
+def _retrieve_exception(task: asyncio.Future[None]) -> None:
     if not task.cancelled():
         task.exception()
 

@@ -57,7 +57,7 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(path, str(status)).inc()
+            self.metrics.count_request(path, status)
 
 
 def build_deps(

@@ -1,14 +1,15 @@
 """The tracking hot paths, served in front of FastAPI.
 
-A click, an impression and a conversion pixel are the requests a collector sees most, and
-FastAPI's per-request machinery (telemetry check, route matching over every route,
-dependency solving, parameter validation, five middlewares) costs several times what the
-tracking work itself does. ``CollectorApp`` (the collector's FastAPI app) hands ``GET`` on
-``/c/{partner}/{campaign}``, ``/i/{partner}/{campaign}`` and ``/p.gif`` to
-``TrackingFastPaths`` before any of that: the same handlers the documented FastAPI routes
-call (``routes.links``, ``routes.pixel``), with the same parameter limits, error answers and
-request metrics. Everything else goes through FastAPI unchanged. These three paths are not
-traced by FastAPI's native OpenTelemetry support; their metrics are on ``/metrics``.
+A click, an impression, a conversion pixel and an SDK batch are the requests a collector
+sees most, and FastAPI's per-request machinery (telemetry check, route matching over every
+route, dependency solving, parameter validation, five middlewares) costs several times what
+the tracking work itself does. ``CollectorApp`` (the collector's FastAPI app) hands ``GET``
+on ``/c/{partner}/{campaign}``, ``/i/{partner}/{campaign}`` and ``/p.gif``, and ``POST`` on
+``/v1/events``, to ``TrackingFastPaths`` before any of that: the same handlers the
+documented FastAPI routes call (``routes.links``, ``routes.pixel``, ``routes.sdk``), with
+the same parameter and body limits, error answers and request metrics. Everything else
+(``OPTIONS /v1/events`` preflights included) goes through FastAPI unchanged. These paths are
+not traced by FastAPI's native OpenTelemetry support; their metrics are on ``/metrics``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -30,12 +32,14 @@ from services.collector.http_errors import (
 from services.collector.lean_request import LeanRequest, RequestView
 from services.collector.routes.links import (
     SUB_MAX_LENGTH,
+    SUB_NAMES,
     URL_MAX_LENGTH,
     Subs,
     handle_click,
     handle_impression,
 )
 from services.collector.routes.pixel import handle_conversion_pixel
+from services.collector.routes.sdk import declared_too_large, handle_sdk_batch, too_large
 from tracker.errors import TrackerError
 
 log = logging.getLogger("partnerstream.collector")
@@ -43,8 +47,8 @@ log = logging.getLogger("partnerstream.collector")
 CLICK_ROUTE = "/c/{partner_id}/{campaign_id}"
 IMPRESSION_ROUTE = "/i/{partner_id}/{campaign_id}"
 PIXEL_ROUTE = "/p.gif"
-SUB_NAMES = ("sub1", "sub2", "sub3", "sub4", "sub5")
-Handler = Callable[[RequestView], Awaitable[Response]]
+SDK_ROUTE = "/v1/events"
+Handler = Callable[[RequestView, Receive], Awaitable[Response]]
 
 
 class ParameterTooLong(Exception):
@@ -66,6 +70,25 @@ def _subs(request: RequestView) -> Subs:
     return (a, b, c, d, e)
 
 
+async def receive_body(request: RequestView, receive: Receive, limit: int) -> bytes:
+    """The request body from the ASGI channel; `TooLarge` (413) past ``limit`` bytes."""
+    if declared_too_large(request, limit):
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def _two_segments(path: str, prefix_length: int) -> tuple[str, str] | None:
     """``/c/<a>/<b>`` -> (a, b); None unless exactly two non-empty segments follow."""
     partner, slash, campaign = path[prefix_length:].partition("/")
@@ -79,19 +102,23 @@ class TrackingFastPaths:
 
     def __init__(self, deps: CollectorDeps) -> None:
         self.deps = deps
-        self._requests = deps.metrics.requests
+        self._count_request = deps.metrics.count_request
 
-    def route(self, path: str) -> tuple[str, Handler] | None:
-        """(route template, handler) for a path served here, else None."""
+    def route(self, method: str, path: str) -> tuple[str, Handler] | None:
+        """(route template, handler) for a request served here, else None."""
         deps = self.deps
+        if method == "POST":
+            return (SDK_ROUTE, self._sdk_batch) if path == SDK_ROUTE else None
+        if method != "GET":
+            return None
         if path == PIXEL_ROUTE:
-            return PIXEL_ROUTE, lambda request: handle_conversion_pixel(deps, request)
+            return PIXEL_ROUTE, lambda request, _: handle_conversion_pixel(deps, request)
         if path.startswith("/c/"):
             ids = _two_segments(path, 3)
             if ids is not None:
                 partner, campaign = ids
 
-                async def click(request: RequestView) -> Response:
+                async def click(request: RequestView, _: Receive) -> Response:
                     url = _param(request, "url", URL_MAX_LENGTH)
                     return await handle_click(deps, request, partner, campaign, url, _subs(request))
 
@@ -101,29 +128,37 @@ class TrackingFastPaths:
             if ids is not None:
                 partner, campaign = ids
 
-                async def impression(request: RequestView) -> Response:
+                async def impression(request: RequestView, _: Receive) -> Response:
                     return await handle_impression(deps, request, partner, campaign, _subs(request))
 
                 return IMPRESSION_ROUTE, impression
         return None
+
+    async def _sdk_batch(self, request: RequestView, receive: Receive) -> Response:
+        async def read(limit: int) -> bytes:
+            return await receive_body(request, receive, limit)
+
+        return await handle_sdk_batch(self.deps, request, read)
 
     async def serve(
         self, template: str, handler: Handler, scope: Scope, receive: Receive, send: Send
     ) -> None:
         request = LeanRequest(scope)
         try:
-            response = await handler(request)
+            response = await handler(request, receive)
         except TrackerError as exc:
             response = tracker_error_response(exc)
         except BusError as exc:
             response = bus_error_response(exc, template)
         except ParameterTooLong as exc:
             response = error_response(422, "invalid_parameter", str(exc))
+        except ClientDisconnect:  # gone before its body arrived: nothing read, nothing to answer
+            return
         except Exception:
             log.exception("unhandled error", extra={"path": template})
             response = error_response(500, "internal_error", "internal server error")
         await response(scope, receive, send)
-        self._requests.labels(template, str(response.status_code)).inc()
+        self._count_request(template, response.status_code)
 
 
 class CollectorApp(FastAPI):
@@ -133,8 +168,8 @@ class CollectorApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self.fast_paths
-        if fast is not None and scope["type"] == "http" and scope["method"] == "GET":
-            routed = fast.route(scope["path"])
+        if fast is not None and scope["type"] == "http":
+            routed = fast.route(scope["method"], scope["path"])
             if routed is not None:
                 scope["app"] = self
                 await fast.serve(*routed, scope, receive, send)

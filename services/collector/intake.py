@@ -97,8 +97,13 @@ class Intake:
         *,
         check_size: bool = True,
         allow_server_only: bool = False,
+        minted: ClickIdClaims | None = None,
+        as_received: object = None,
     ) -> Outcome:
-        """Validate and enrich raw items one by one; publish the good, dead-letter the rest."""
+        """Validate and enrich raw items one by one; publish the good, dead-letter the rest.
+        ``minted``: the claims of the click id a route just minted for the one click it
+        built (see `accept_events`). ``as_received``: what a dead letter records as the raw
+        input (default: the item), e.g. the query string of a pixel's GET."""
         outcome = Outcome()
         letters: list[DeadLetter] = []
         canon = RequestCanon(info, self.enrich_config)
@@ -109,7 +114,7 @@ class Intake:
                     check_item_size(item, self.max_event_bytes)
                 values = check_item(item) if fast else None
                 if values is not None:
-                    outcome.accepted.append(self._encode(values, canon))
+                    outcome.accepted.append(self._encode(values, canon, minted))
                     continue
                 event = validate_item(
                     item,
@@ -117,10 +122,11 @@ class Intake:
                     check_size=False,
                     allowed_server_only=allow_server_only,
                 )
-                outcome.accepted.append(self._enrich(event, info))
+                outcome.accepted.append(self._enrich(event, info, minted))
             except TrackerError as exc:
                 outcome.rejected.append(Rejection(index, exc.reason, exc.message))
-                letters.append(self.dead_letter(exc, item, info, endpoint))
+                raw = item if as_received is None else as_received
+                letters.append(self.dead_letter(exc, raw, info, endpoint))
         await self._flush(outcome.accepted, letters)
         return outcome
 
@@ -153,11 +159,13 @@ class Intake:
         await self.publisher.dead_letter([letter])
         return letter
 
-    def _encode(self, values: dict[str, Any], canon: RequestCanon) -> EncodedEvent:
+    def _encode(
+        self, values: dict[str, Any], canon: RequestCanon, minted: ClickIdClaims | None = None
+    ) -> EncodedEvent:
         """The fast path's `_enrich`: the same id draw, the same errors."""
         try:
             new_id = "" if "event_id" in values else self.new_id()  # only when it has none
-            return encode_item(values, canon, new_id)
+            return encode_item(values, canon, new_id, minted=minted)
         except ValidationError as exc:  # an enrichment value broke a model constraint
             raise InvalidEvent(describe(exc)) from exc
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from starlette.datastructures import Address
 from starlette.requests import cookie_parser
@@ -45,6 +45,21 @@ def request_target(request: RequestView) -> str:
     return f"{path}?{query}" if query else path
 
 
+def parse_query(query: str) -> dict[str, str]:
+    """``dict(parse_qsl(query, keep_blank_values=True))`` (what Starlette reads: the last
+    of repeated names wins), without unquoting the pairs that hold no escape."""
+    params: dict[str, str] = {}
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in pair or "+" in pair:
+            name = unquote(name.replace("+", " "))
+            value = unquote(value.replace("+", " "))
+        params[name] = value
+    return params
+
+
 class LeanRequest:
     """A ``RequestView`` over an ASGI HTTP scope; header names are lower case, the last of
     repeated query parameters and the first of repeated headers win (as in Starlette)."""
@@ -58,11 +73,7 @@ class LeanRequest:
             for name, value in reversed(scope["headers"])
         }
         raw_query: bytes = scope.get("query_string", b"")
-        self.query_params: dict[str, str] = (
-            dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True))
-            if raw_query
-            else {}
-        )
+        self.query_params = parse_query(raw_query.decode("latin-1")) if raw_query else {}
         self._cookies: dict[str, str] | None = None
         client = scope.get("client")
         self.client: Address | None = Address(*client) if client else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -45,6 +46,27 @@ class CollectorMetrics:
             "records waiting in the on-disk spool",
             registry=self.registry,
         )
+        # Label children looked up once: ``labels()`` takes a lock and builds a key per
+        # call, a few us on every click; the label sets are small and bounded (route
+        # templates and statuses, event types and sources)
+        self._request_counts: dict[tuple[str, int], Any] = {}
+        self._accepted_counts: dict[tuple[str, str], Any] = {}
+
+    def count_request(self, route: str, status: int) -> None:
+        """One request of ``route`` (a template) answered ``status``."""
+        key = (route, status)
+        child = self._request_counts.get(key)
+        if child is None:
+            child = self._request_counts[key] = self.requests.labels(route, str(status))
+        child.inc()
+
+    def count_accepted(self, kind: str, source: str, n: int = 1) -> None:
+        """``n`` events of type ``kind`` accepted from ``source``."""
+        key = (kind, source)
+        child = self._accepted_counts.get(key)
+        if child is None:
+            child = self._accepted_counts[key] = self.events_accepted.labels(kind, source)
+        child.inc(n)
 
     def watch_spool(self, depth: Callable[[], int]) -> None:
         self.spool_depth.set_function(lambda: float(depth()))

@@ -48,8 +48,11 @@ class Publisher:
         await self._producer.send_batch(self._events_topic, records)
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
         labels = [(e.type, e.source) if isinstance(e, EncodedEvent) else _labels(e) for e in events]
-        for (kind, source), n in Counter(labels).items():
-            self._metrics.events_accepted.labels(kind, source).inc(n)
+        if len(labels) == 1:
+            self._metrics.count_accepted(*labels[0])
+        else:
+            for (kind, source), n in Counter(labels).items():
+                self._metrics.count_accepted(kind, source, n)
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:

@@ -45,10 +45,25 @@ def random_bytes(count: int) -> bytes:
     return _POOL.take(count)
 
 
+_IDS_PER_REFILL = 128
+_ready_ids: list[str] = []
+
+
 def new_event_id() -> str:
-    """A UUIDv4 string, formatted directly (what ``str(uuid.uuid4())`` gives, 3x faster)."""
-    raw = bytearray(_POOL.take(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    """A UUIDv4 string (what ``str(uuid.uuid4())`` gives), formatted 128 at a time from one
+    slice of the pool: one ``hex()`` per refill instead of one per id."""
+    if not _ready_ids:
+        _refill_ids()
+    return _ready_ids.pop()
+
+
+def _refill_ids() -> None:
+    raw = bytearray(_POOL.take(16 * _IDS_PER_REFILL))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
     h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    _ready_ids.extend(
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-"
+        f"{h[i + 20 : i + 32]}"
+        for i in range(0, len(h), 32)
+    )

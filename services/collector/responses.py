@@ -8,6 +8,7 @@ click and pixel but for a location, a cookie or a rejection reason.
 from __future__ import annotations
 
 import base64
+import re
 from urllib.parse import quote
 
 from starlette.background import BackgroundTask
@@ -20,6 +21,8 @@ NO_CACHE = {
     "Expires": "0",
 }
 REDIRECT_SAFE = ":/%#?=@[]!$&'()*+,;"  # what Starlette's RedirectResponse leaves unquoted
+# ... with the letters, digits and "_.-~" quote() never touches: such a URL is its own quoting
+_NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9_.\-~:/%#?=@\[\]!$&'()*+,;]*").fullmatch
 RawHeaders = list[tuple[bytes, bytes]]
 
 
@@ -63,5 +66,18 @@ def gif_response(rejected_reason: str | None = None, status_code: int = 200) -> 
 def redirect_response(location: str) -> Response:
     """302 to ``location``, never cached, the referrer kept for the landing page."""
     headers = list(_REDIRECT_HEADERS)
-    headers.append((b"location", quote(location, safe=REDIRECT_SAFE).encode("latin-1")))
+    quoted = location if _NEEDS_NO_QUOTING(location) else quote(location, safe=REDIRECT_SAFE)
+    headers.append((b"location", quoted.encode("latin-1")))
     return PreparedResponse(b"", 302, headers)
+
+
+_JSON_HEADERS = _raw({"Content-Type": "application/json"})
+
+
+def json_response(body: bytes, headers: dict[str, str] | None = None) -> Response:
+    """200 with a JSON ``body`` already encoded (what ``Response(body, media_type=...)``
+    sends, without rendering the headers per call)."""
+    raw = [(b"content-length", str(len(body)).encode("latin-1")), *_JSON_HEADERS]
+    if headers:
+        raw.extend(_raw(headers))
+    return PreparedResponse(body, 200, raw)

@@ -263,3 +263,13 @@ def test_landing_template_equals_appending_the_parameter(landing: str, value: st
     url = parse_safe_url(landing)
     template = LandingTemplate.of(url, "clickid")
     assert template.with_value(value) == with_query_param(url, "clickid", value)
+
+
+def test_landing_template_skips_quoting_only_what_quote_leaves_unchanged() -> None:
+    from urllib.parse import quote
+
+    from tracker.redirects import _UNRESERVED
+
+    for code in range(0x250):
+        char = chr(code)
+        assert bool(_UNRESERVED(char)) == (quote(char, safe="") == char), repr(char)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from schemas.events import Click, Impression, Source
+from schemas.events import Source
 from services.collector.deps import CollectorDeps
 from services.collector.lean_request import RequestView, request_target
 from services.collector.random_ids import random_bytes
 from services.collector.responses import gif_response, redirect_response
 from tracker.click_ids import NONCE_BYTES, ClickIdClaims, mint_click_id
-from tracker.enrich import ms_to_datetime
 from tracker.errors import TrackerError
 
 VISITOR_COOKIE_MAX_AGE_S = 400 * 24 * 3600  # the longest browsers keep a cookie
@@ -24,6 +23,7 @@ SubParam = Annotated[str | None, Query(max_length=SUB_MAX_LENGTH)]
 
 
 Subs = tuple[str | None, str | None, str | None, str | None, str | None]
+SUB_NAMES = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
 
 def set_visitor_cookie(
@@ -39,6 +39,24 @@ def set_visitor_cookie(
     response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
 
 
+def _link_event(
+    kind: str, partner_id: str, campaign_id: str, visitor_id: str, ts_ms: int, subs: Subs
+) -> dict[str, Any]:
+    """A click's or impression's raw event (the SDK's plain shape: `Intake.accept_items`
+    encodes it without pydantic, or validates it like any item when it is not plain)."""
+    event: dict[str, Any] = {
+        "type": kind,
+        "ts": ts_ms,
+        "partner_id": partner_id,
+        "campaign_id": campaign_id,
+        "visitor_id": visitor_id,
+    }
+    for name, value in zip(SUB_NAMES, subs, strict=True):
+        if value is not None:
+            event[name] = value
+    return event
+
+
 async def handle_click(
     deps: CollectorDeps,
     request: RequestView,
@@ -47,7 +65,9 @@ async def handle_click(
     url: str | None,
     subs: Subs,
 ) -> Response:
-    """Record the click, mint its signed id, answer the 302 (raises TrackerError, BusError)."""
+    """Record the click, mint its signed id, answer the 302 (raises TrackerError, BusError).
+    A click whose event is refused (dead-lettered) still redirects: the visitor is not
+    stranded for a bad sub-parameter."""
     partner = deps.registry.partner(partner_id)
     campaign = deps.registry.campaign(campaign_id)
     visitor, new_visitor = deps.visitor_id(request)
@@ -57,21 +77,13 @@ async def handle_click(
     claims = ClickIdClaims(deps.click_secrets.signing_key_id, info.received_at_ms, visitor, nonce)
     click_id = mint_click_id(deps.click_secrets, visitor, info.received_at_ms, nonce)
     target = campaign.redirect_url(url, click_id)  # raises RedirectRefused
-    event = Click(
-        event_id=str(claims.event_id),
-        ts=ms_to_datetime(info.received_at_ms),
-        partner_id=partner.id,
-        campaign_id=campaign.id,
-        click_id=click_id,
-        visitor_id=visitor_id,
-        landing_url=target,
-        sub1=subs[0],
-        sub2=subs[1],
-        sub3=subs[2],
-        sub4=subs[3],
-        sub5=subs[4],
+    event = _link_event("click", partner.id, campaign.id, visitor_id, info.received_at_ms, subs)
+    event["event_id"] = str(claims.event_id)
+    event["click_id"] = click_id
+    event["landing_url"] = target
+    await deps.intake.accept_items(
+        [event], info, "/c", check_size=False, minted=claims, as_received=request_target(request)
     )
-    await deps.intake.accept_events([event], info, "/c", minted=claims)
     response = redirect_response(target)
     if new_visitor:
         set_visitor_cookie(deps, response, request, visitor_id)
@@ -84,26 +96,21 @@ async def handle_impression(
     """Record the impression; always the GIF (a refused one is dead-lettered)."""
     visitor, new_visitor = deps.visitor_id(request)
     info = deps.request_info(request, Source.PIXEL)
-    rejected: str | None = None
+    target = request_target(request)
     try:
         partner = deps.registry.partner(partner_id)
         campaign = deps.registry.campaign(campaign_id)
-        info = replace(info, advertiser_id=campaign.advertiser_id)
-        event = Impression(
-            ts=ms_to_datetime(info.received_at_ms),
-            partner_id=partner.id,
-            campaign_id=campaign.id,
-            visitor_id=str(visitor),
-            sub1=subs[0],
-            sub2=subs[1],
-            sub3=subs[2],
-            sub4=subs[3],
-            sub5=subs[4],
-        )
-        await deps.intake.accept_events([event], info, "/i")
     except TrackerError as exc:  # a pixel never breaks a page: record and answer the GIF
-        await deps.intake.reject(exc, request_target(request), info, "/i")
-        rejected = exc.reason
+        await deps.intake.reject(exc, target, info, "/i")
+        return gif_response(exc.reason)
+    info = replace(info, advertiser_id=campaign.advertiser_id)
+    event = _link_event(
+        "impression", partner.id, campaign.id, str(visitor), info.received_at_ms, subs
+    )
+    outcome = await deps.intake.accept_items(
+        [event], info, "/i", check_size=False, as_received=target
+    )
+    rejected = outcome.rejected[0].reason if outcome.rejected else None
     response = gif_response(rejected)
     if new_visitor and rejected is None:
         set_visitor_cookie(deps, response, request, str(visitor))

@@ -7,15 +7,13 @@ from importlib import resources
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from schemas.events import Source, parse_event
+from schemas.events import Source
 from services.collector.deps import CollectorDeps
 from services.collector.lean_request import RequestView, query_string
 from services.collector.responses import gif_response
-from tracker.errors import InvalidEvent, TrackerError, Unauthorized
+from tracker.errors import TrackerError, Unauthorized
 from tracker.pixels import conversion_from_pixel
-from tracker.sdk_batches import describe
 
 CLICK_ID_COOKIE = "ps_clickid"
 
@@ -34,11 +32,9 @@ async def handle_conversion_pixel(deps: CollectorDeps, request: RequestView) -> 
             cookie_click_id=request.cookies.get(CLICK_ID_COOKIE),
             default_currency=advertiser.currency,
         )
-        try:
-            event = parse_event(raw)
-        except ValidationError as exc:
-            raise InvalidEvent(describe(exc)) from exc
-        outcome = await deps.intake.accept_events([event], info, "/p.gif")
+        outcome = await deps.intake.accept_items(
+            [raw], info, "/p.gif", check_size=False, as_received=query_string(request)
+        )
     except TrackerError as exc:
         if isinstance(exc, Unauthorized):
             deps.metrics.auth_failures.labels(exc.reason).inc()

@@ -7,6 +7,7 @@ is answered per write key: a browser's `Origin` must be on its advertiser's allo
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -16,6 +17,8 @@ from fastapi.responses import Response
 from schemas.events import Source
 from services.collector.deps import CollectorDeps
 from services.collector.http_errors import tracker_error_response
+from services.collector.lean_request import RequestView
+from services.collector.responses import json_response
 from tracker.errors import Forbidden, TooLarge, TrackerError, Unauthorized
 from tracker.registry import Advertiser
 from tracker.sdk_batches import parse_batch_body
@@ -38,22 +41,33 @@ BATCH_EXAMPLE = {
 }
 
 
+BodyReader = Callable[[int], Awaitable[bytes]]
+
+
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"request body is larger than {limit} bytes")
+
+
+def declared_too_large(request: RequestView, limit: int) -> bool:
+    declared = request.headers.get("content-length")
+    return bool(declared and declared.isdigit() and int(declared) > limit)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing (413) as soon as it is larger than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"request body is larger than {limit} bytes")
+    if declared_too_large(request, limit):
+        raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"request body is larger than {limit} bytes")
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: RequestView) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
@@ -67,31 +81,57 @@ def cors_headers(origin: str) -> dict[str, str]:
     }
 
 
+def _known_origin(deps: CollectorDeps, origin: str) -> bool:
+    return any(a.allows_origin(origin) for a in deps.registry.advertisers.values())
+
+
+def _authenticate(deps: CollectorDeps, request: RequestView, body_key: str | None) -> Advertiser:
+    try:
+        advertiser = deps.registry.advertiser_for_write_key(bearer_token(request) or body_key)
+        origin = request.headers.get("origin")
+        if origin and not advertiser.allows_origin(origin):
+            raise Forbidden(
+                f"origin {origin} is not allowed for this key", reason="origin_not_allowed"
+            )
+    except (Unauthorized, Forbidden) as exc:
+        deps.metrics.auth_failures.labels(exc.reason).inc()
+        log.warning("auth_failed", extra={"path": "/v1/events", "reason": exc.reason})
+        raise
+    return advertiser
+
+
+async def handle_sdk_batch(deps: CollectorDeps, request: RequestView, read: BodyReader) -> Response:
+    """`POST /v1/events`, for the FastAPI route and the fast path alike: ``read(limit)``
+    gives the body or raises `TooLarge`. Raises BusError when the events are not durable."""
+    settings = deps.settings
+    origin = request.headers.get("origin")
+    try:
+        body = await read(settings.max_request_bytes)
+        batch = parse_batch_body(body)
+        advertiser = _authenticate(deps, request, batch.write_key)
+        if batch.items:
+            deps.rate_limit(f"sdk:{advertiser.id}", cost=len(batch.items))
+    except TrackerError as exc:
+        response = tracker_error_response(exc)
+        if origin and _known_origin(deps, origin):
+            response.headers.update(cors_headers(origin))
+        return response
+    info = deps.request_info(request, Source.SDK, advertiser.id)
+    outcome = await deps.intake.accept_items(
+        batch.items, info, "/v1/events", check_size=len(body) > settings.max_event_bytes
+    )
+    payload: dict[str, Any] = outcome.as_response()
+    # orjson writes what JSONResponse's json.dumps writes here (str, int, list), faster
+    return json_response(orjson.dumps(payload), cors_headers(origin) if origin else None)
+
+
 def build_router(deps: CollectorDeps) -> APIRouter:
     router = APIRouter(tags=["SDK"])
-    settings = deps.settings
-
-    def known_origin(origin: str) -> bool:
-        return any(a.allows_origin(origin) for a in deps.registry.advertisers.values())
-
-    def authenticate(request: Request, body_key: str | None) -> Advertiser:
-        try:
-            advertiser = deps.registry.advertiser_for_write_key(bearer_token(request) or body_key)
-            origin = request.headers.get("origin")
-            if origin and not advertiser.allows_origin(origin):
-                raise Forbidden(
-                    f"origin {origin} is not allowed for this key", reason="origin_not_allowed"
-                )
-        except (Unauthorized, Forbidden) as exc:
-            deps.metrics.auth_failures.labels(exc.reason).inc()
-            log.warning("auth_failed", extra={"path": "/v1/events", "reason": exc.reason})
-            raise
-        return advertiser
 
     @router.options("/v1/events", include_in_schema=False)
     async def preflight(request: Request) -> Response:
         origin = request.headers.get("origin", "")
-        if not origin or not known_origin(origin):
+        if not origin or not _known_origin(deps, origin):
             return Response(status_code=403)
         headers = cors_headers(origin) | {
             "Access-Control-Allow-Methods": "POST, OPTIONS",
@@ -119,25 +159,6 @@ def build_router(deps: CollectorDeps) -> APIRouter:
         },
     )
     async def events(request: Request) -> Response:
-        origin = request.headers.get("origin")
-        try:
-            body = await read_body(request, settings.max_request_bytes)
-            batch = parse_batch_body(body)
-            advertiser = authenticate(request, batch.write_key)
-            if batch.items:
-                deps.rate_limit(f"sdk:{advertiser.id}", cost=len(batch.items))
-        except TrackerError as exc:
-            response = tracker_error_response(exc)
-            if origin and known_origin(origin):
-                response.headers.update(cors_headers(origin))
-            return response
-        info = deps.request_info(request, Source.SDK, advertiser.id)
-        outcome = await deps.intake.accept_items(
-            batch.items, info, "/v1/events", check_size=len(body) > settings.max_event_bytes
-        )
-        payload: dict[str, Any] = outcome.as_response()
-        headers = cors_headers(origin) if origin else {}
-        # orjson writes what JSONResponse's json.dumps writes here (str, int, list), faster
-        return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
+        return await handle_sdk_batch(deps, request, lambda limit: read_body(request, limit))
 
     return router

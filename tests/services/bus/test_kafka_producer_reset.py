@@ -4,13 +4,14 @@ is replaced by a fresh one on the next send (aio-libs/aiokafka#1017)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
 
 from services.bus import kafka_bus
-from services.bus.errors import DeliveryFailed
+from services.bus.errors import BusClosed, DeliveryFailed
 from services.bus.kafka_bus import KafkaProducerBus
 
 
@@ -58,13 +59,19 @@ class FakeBatch:
         return None
 
 
-async def test_a_broken_producer_is_replaced_and_the_next_send_goes_through(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+async def bus(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[KafkaProducerBus]:
     FakeProducer.instances = []
     monkeypatch.setattr(kafka_bus, "AIOKafkaProducer", FakeProducer)
     bus = KafkaProducerBus(bootstrap_servers="127.0.0.1:1")
     await bus.start()
+    yield bus
+    await bus.stop()
+
+
+async def test_a_broken_producer_is_replaced_and_the_next_send_goes_through(
+    bus: KafkaProducerBus,
+) -> None:
     with pytest.raises(DeliveryFailed) as failed:
         await bus.send_batch("t", [(b"k", b"v1")])
     assert failed.value.retriable is False
@@ -73,4 +80,22 @@ async def test_a_broken_producer_is_replaced_and_the_next_send_goes_through(
     await bus.send_batch("t", [(b"k", b"v2")])  # a new producer, a new producer id
     assert len(FakeProducer.instances) == 2
     assert FakeProducer.instances[1].sent == [b"v2"]
+
+
+async def test_submit_also_replaces_a_broken_producer_and_the_next_submit_goes_through(
+    bus: KafkaProducerBus,
+) -> None:
+    """``submit`` (what the spooling producer calls, no task per send) resets like
+    ``send_batch``: in the background, so the next submit starts a fresh producer."""
+    with pytest.raises(DeliveryFailed) as failed:
+        await bus.submit("t", [(b"k", b"v1")])
+    assert failed.value.retriable is False
+    for _ in range(5):  # the reset task runs on the next turns of the loop
+        await asyncio.sleep(0)
+    assert FakeProducer.instances[0].stopped
+    await bus.submit("t", [(b"k", b"v2")])
+    assert len(FakeProducer.instances) == 2
+    assert FakeProducer.instances[1].sent == [b"v2"]
     await bus.stop()
+    with pytest.raises(BusClosed, match="not started"):
+        await bus.submit("t", [(b"k", b"v3")])

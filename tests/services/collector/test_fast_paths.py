@@ -8,19 +8,22 @@ values that are random per request (ids, nonces, the click id that signs them).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.requests import Request
 
 from services.bus.memory_bus import MemoryProducer
 from services.clock import FixedClock
 from services.collector.app import create_app
 from services.collector.fast_paths import CollectorApp
-from services.collector.lean_request import LeanRequest
+from services.collector.lean_request import LeanRequest, parse_query
 from services.settings import CollectorSettings
 from tests.services.collector.conftest import NOW_MS
 from tracker.registry import Registry
@@ -200,3 +203,116 @@ def test_lean_request_reads_what_starlette_reads(
         assert lean.headers.get(name) == starlette.headers.get(name)
     assert lean.cookies == starlette.cookies
     assert lean.client == starlette.client
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="ab=&+% 2E%C3%A9\xe9x", max_size=6),
+            st.text(alphabet="ab=&+%2E%C3%A9\xe9 ", max_size=8),
+        ),
+        max_size=5,
+    ).map(lambda pairs: "&".join(f"{n}={v}" if v else n for n, v in pairs))
+)
+def test_parse_query_equals_parse_qsl(query: str) -> None:
+    assert parse_query(query) == dict(parse_qsl(query, keep_blank_values=True))
+
+
+def test_redirects_skip_quoting_only_what_quote_leaves_unchanged() -> None:
+    from urllib.parse import quote
+
+    from services.collector.responses import _NEEDS_NO_QUOTING, REDIRECT_SAFE, redirect_response
+
+    for code in range(0x250):
+        char = chr(code)
+        assert bool(_NEEDS_NO_QUOTING(char)) == (quote(char, safe=REDIRECT_SAFE) == char)
+    for url in ("https://shop.example/a b?q=é#x", "https://s.example/p?clickid=AZaz09-_"):
+        location = dict(redirect_response(url).raw_headers)[b"location"].decode("latin-1")
+        assert location == quote(url, safe=REDIRECT_SAFE)
+
+
+_EVENT = {"type": "click", "ts": NOW_MS - 5, "partner_id": "coupon-hub", "campaign_id": "c1"}
+SDK_CASES: list[tuple[bytes, dict[str, str]]] = [
+    (
+        orjson.dumps({"events": [_EVENT, {"type": "nope"}]}),
+        {"authorization": "Bearer dev-acme-write-key"},
+    ),
+    (
+        orjson.dumps({"write_key": "dev-acme-write-key", "events": [_EVENT]}),
+        {"content-type": "text/plain"},
+    ),
+    (
+        orjson.dumps({"events": [_EVENT]}),
+        {"authorization": "Bearer dev-acme-write-key", "origin": "https://shop.example.com"},
+    ),
+    (
+        orjson.dumps({"events": [_EVENT]}),
+        {"authorization": "Bearer dev-acme-write-key", "origin": "https://evil.example"},
+    ),
+    (orjson.dumps({"events": [_EVENT]}), {}),  # 401
+    (b"{not json", {"authorization": "Bearer dev-acme-write-key"}),  # 400
+    (b"x" * 600_000, {"authorization": "Bearer dev-acme-write-key"}),  # 413
+]
+
+
+def test_sdk_batches_answer_like_the_fastapi_route(registry: Registry) -> None:
+    runs = []
+    for fast in (True, False):
+        settings = CollectorSettings(
+            rate_limit_per_second=1000, rate_limit_burst=1000, fast_paths=fast
+        )
+        producer = MemoryProducer()
+        app = create_app(settings, registry=registry, producer=producer, clock=FixedClock(NOW_MS))
+        answers = []
+        with TestClient(app, base_url="http://collector.test") as client:
+            for body, headers in SDK_CASES:
+                r = client.post(
+                    "/v1/events", content=body, headers={"user-agent": CHROME, **headers}
+                )
+                kept = {k: _scrub(v) for k, v in r.headers.items() if k not in ("date", "server")}
+                answers.append((r.status_code, kept, _scrub(r.text)))
+            metrics = [
+                line
+                for line in client.get("/metrics").text.splitlines()
+                if line.startswith('partnerstream_http_requests_total{route="/v1/events"')
+            ]
+        records = {
+            t: [_scrub(v.decode()) for _, v in items] for t, items in producer.records.items()
+        }
+        runs.append((answers, records, metrics))
+    fast_run, fastapi_run = runs
+    assert [a[0] for a in fast_run[0]] == [200, 200, 200, 403, 401, 400, 413]
+    assert fast_run == fastapi_run
+
+
+async def test_sdk_fast_path_reads_a_chunked_body_and_refuses_it_past_the_limit(
+    registry: Registry,
+) -> None:
+    settings = CollectorSettings(rate_limit_per_second=1000, rate_limit_burst=1000)
+    producer = MemoryProducer()
+    app = create_app(settings, registry=registry, producer=producer, clock=FixedClock(NOW_MS))
+    await producer.start()  # what the app's lifespan does
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    body = orjson.dumps({"events": [_EVENT] * 3})
+    for chunks, status in (([body[:10], body[10:40], body[40:]], 200), ([b" " * 400_000] * 2, 413)):
+        messages = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+            for i, c in enumerate(chunks)
+        ]
+        sent.clear()
+
+        async def receive(messages: list[dict[str, Any]] = messages) -> dict[str, Any]:
+            return messages.pop(0)
+
+        scope = {
+            **_scope(b"", [(b"authorization", b"Bearer dev-acme-write-key")]),
+            "method": "POST",
+            "path": "/v1/events",
+        }
+        await app(scope, receive, send)
+        assert sent[0]["status"] == status
+    assert len(producer.records["events.v1"]) == 3

@@ -10,7 +10,7 @@ from services.bus.memory_bus import MemoryProducer
 from services.clock import FixedClock
 from services.collector.app import create_app
 from services.settings import CollectorSettings
-from tests.services.collector.conftest import keys, sent
+from tests.services.collector.conftest import NOW_MS, keys, sent
 from tracker.click_ids import SecretRing, verify_click_id
 from tracker.registry import Registry
 
@@ -187,3 +187,42 @@ def test_client_ip_is_anonymised_to_24_and_forwarded_for_only_when_trusted(
             )
         [event] = sent(producer)
         assert event["context"].get("ip") == expected  # "testclient" is not an address
+
+
+def test_link_and_pixel_events_are_the_same_bytes_with_or_without_the_fast_encoder(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clicks, impressions and pixel conversions go through the fast canonicaliser when
+    plain; the pydantic path (fast items off) must give byte-identical records and letters,
+    including a sub-parameter pydantic strips and an over-long sub that is refused."""
+    from services.collector.routes import links
+
+    monkeypatch.setattr(links, "random_bytes", lambda n: bytes(range(n)))
+    visitor = "ps_vid=" + str(uuid.UUID(int=42))
+    requests = [
+        ("/c/coupon-hub/acme-summer-sale?sub1=deal42&sub2=%20padded%20", CHROME),
+        ("/c/style-by-mia/acme-summer-sale", GOOGLEBOT),
+        ("/i/coupon-hub/acme-summer-sale?sub3=banner-7", CHROME),
+        ("/i/nobody/acme-summer-sale", CHROME),
+        ("/p.gif?key=dev-acme-write-key&event=purchase&order_id=A1&amount=12.50", CHROME),
+        ("/p.gif?key=dev-acme-write-key&event=purchase&order_id=%20A2%20&amount=3", CHROME),
+        ("/p.gif?key=dev-acme-write-key&event=Big%20Purchase", CHROME),
+    ]
+    runs = []
+    for fast in (True, False):
+        producer = MemoryProducer()
+        settings = CollectorSettings(rate_limit_per_second=1000, rate_limit_burst=1000)
+        app = create_app(settings, registry=registry, producer=producer, clock=FixedClock(NOW_MS))
+        app.state.deps.intake.fast_items = fast
+        app.state.deps.intake.new_id = iter(f"server-id-{n:04d}" for n in range(99)).__next__
+        answers = []
+        with TestClient(app, base_url="https://collector.test", follow_redirects=False) as client:
+            for path, ua in requests:
+                r = client.get(path, headers={"user-agent": ua, "cookie": visitor})
+                answers.append((r.status_code, r.headers.get("location"), r.content))
+        runs.append((answers, dict(producer.records)))
+    fast_run, pydantic_run = runs
+    assert fast_run == pydantic_run
+    records = fast_run[1]
+    assert len(records["events.v1"]) == 5
+    assert len(records["events.dlq.v1"]) == 2
