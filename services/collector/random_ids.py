@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import uuid
 
+import numpy as np
+
 POOL_BYTES = 4096
 
 
@@ -46,24 +48,26 @@ def random_bytes(count: int) -> bytes:
 
 
 _IDS_PER_REFILL = 128
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_DASHES = (8, 12, 16, 20)  # where the four dashes go among the 32 hex digits
 _ready_ids: list[str] = []
 
 
 def new_event_id() -> str:
     """A UUIDv4 string (what ``str(uuid.uuid4())`` gives), formatted 128 at a time from one
-    slice of the pool: one ``hex()`` per refill instead of one per id."""
+    slice of the pool: a few vectorised steps per refill, one string slice per id."""
     if not _ready_ids:
-        _refill_ids()
+        _ready_ids.extend(uuid4_texts(_POOL.take(16 * _IDS_PER_REFILL)))
     return _ready_ids.pop()
 
 
-def _refill_ids() -> None:
-    raw = bytearray(_POOL.take(16 * _IDS_PER_REFILL))
-    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
-    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
-    h = raw.hex()
-    _ready_ids.extend(
-        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-"
-        f"{h[i + 20 : i + 32]}"
-        for i in range(0, len(h), 32)
-    )
+def uuid4_texts(random: bytes) -> list[str]:
+    """The UUIDv4 texts of ``random`` (16 bytes per id): version and variant bits set."""
+    raw = np.frombuffer(random, dtype=np.uint8).reshape(-1, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = np.empty((len(raw), 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX_DIGITS[raw >> 4]
+    digits[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
+    text = np.insert(digits, _DASHES, ord("-"), axis=1).tobytes().decode("ascii")
+    return [text[i : i + 36] for i in range(0, len(text), 36)]
