@@ -129,13 +129,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.deps = deps
-    app.fast_paths = TrackingFastPaths(deps) if settings.fast_paths else None
+    postback_door = postbacks.PostbackDoor(deps)
+    app.fast_paths = TrackingFastPaths(deps, postback_door) if settings.fast_paths else None
     install_error_handlers(app)
     app.include_router(ops.build_router(metrics, readiness or _always_ready))
     app.include_router(links.build_router(deps))
     app.include_router(pixel.build_router(deps))
     app.include_router(sdk.build_router(deps))
-    app.include_router(postbacks.build_router(deps))
+    app.include_router(postbacks.build_router(deps, postback_door))
     app.include_router(conversions.build_router(deps))
     app.include_router(apple.build_router(deps))
     for router in extra_routers:

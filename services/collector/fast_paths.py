@@ -1,12 +1,13 @@
 """The tracking hot paths, served in front of FastAPI.
 
-A click, an impression, a conversion pixel and an SDK batch are the requests a collector
-sees most, and FastAPI's per-request machinery (telemetry check, route matching over every
-route, dependency solving, parameter validation, five middlewares) costs several times what
-the tracking work itself does. ``CollectorApp`` (the collector's FastAPI app) hands ``GET``
-on ``/c/{partner}/{campaign}``, ``/i/{partner}/{campaign}`` and ``/p.gif``, and ``POST`` on
-``/v1/events``, to ``TrackingFastPaths`` before any of that: the same handlers the
-documented FastAPI routes call (``routes.links``, ``routes.pixel``, ``routes.sdk``), with
+A click, an impression, a conversion pixel, an SDK batch and an MMP postback are the
+requests a collector sees most, and FastAPI's per-request machinery (telemetry check, route
+matching over every route, dependency solving, parameter validation, five middlewares) costs
+several times what the tracking work itself does. ``CollectorApp`` (the collector's FastAPI
+app) hands ``GET`` on ``/c/{partner}/{campaign}``, ``/i/{partner}/{campaign}`` and
+``/p.gif``, ``POST`` on ``/v1/events``, and both on ``/v1/postback/{source}``, to
+``TrackingFastPaths`` before any of that: the same handlers the documented FastAPI routes
+call (``routes.links``, ``routes.pixel``, ``routes.sdk``, ``routes.postbacks``), with
 the same parameter and body limits, error answers and request metrics. Everything else
 (``OPTIONS /v1/events`` preflights included) goes through FastAPI unchanged. These paths are
 not traced by FastAPI's native OpenTelemetry support; their metrics are on ``/metrics``.
@@ -39,6 +40,7 @@ from services.collector.routes.links import (
     handle_impression,
 )
 from services.collector.routes.pixel import handle_conversion_pixel
+from services.collector.routes.postbacks import PostbackDoor
 from services.collector.routes.sdk import declared_too_large, handle_sdk_batch, too_large
 from tracker.errors import TrackerError
 
@@ -48,6 +50,8 @@ CLICK_ROUTE = "/c/{partner_id}/{campaign_id}"
 IMPRESSION_ROUTE = "/i/{partner_id}/{campaign_id}"
 PIXEL_ROUTE = "/p.gif"
 SDK_ROUTE = "/v1/events"
+POSTBACK_PREFIX = "/v1/postback/"
+POSTBACK_ROUTE = "/v1/postback/{source}"
 Handler = Callable[[RequestView, Receive], Awaitable[Response]]
 
 
@@ -100,13 +104,26 @@ def _two_segments(path: str, prefix_length: int) -> tuple[str, str] | None:
 class TrackingFastPaths:
     """Matches and serves the click, impression and conversion-pixel requests."""
 
-    def __init__(self, deps: CollectorDeps) -> None:
+    def __init__(self, deps: CollectorDeps, postbacks: PostbackDoor) -> None:
         self.deps = deps
+        self.postbacks = postbacks
         self._count_request = deps.metrics.count_request
 
     def route(self, method: str, path: str) -> tuple[str, Handler] | None:
         """(route template, handler) for a request served here, else None."""
         deps = self.deps
+        if path.startswith(POSTBACK_PREFIX) and method in ("GET", "POST"):
+            source = path[len(POSTBACK_PREFIX) :]
+            if not source or "/" in source:
+                return None
+
+            async def postback(request: RequestView, receive: Receive) -> Response:
+                async def read(limit: int) -> bytes:
+                    return await receive_body(request, receive, limit)
+
+                return await self.postbacks.handle(request, source, read)
+
+            return POSTBACK_ROUTE, postback
         if method == "POST":
             return (SDK_ROUTE, self._sdk_batch) if path == SDK_ROUTE else None
         if method != "GET":

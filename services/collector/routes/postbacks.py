@@ -33,13 +33,14 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from schemas.events import Conversion, Install, Source
 from services.collector.deps import CollectorDeps
 from services.collector.http_errors import error_response
-from services.collector.routes.sdk import read_body
+from services.collector.lean_request import RequestView
+from services.collector.routes.sdk import BodyReader, read_body
 from tracker.enrich import RequestInfo
 from tracker.errors import InvalidEvent, TrackerError, UnknownPostbackSource
 from tracker.mobile import (
@@ -201,48 +202,58 @@ def raw_app_id(preset: Preset, params: Mapping[str, str]) -> str | None:
     return None
 
 
-def build_router(deps: CollectorDeps, presets: Mapping[str, Preset] | None = None) -> APIRouter:
-    router = APIRouter(tags=["postbacks"])
-    settings = deps.settings
-    registry = deps.registry
-    presets = presets if presets is not None else default_presets()
-    apps = AppDirectory.from_registry(registry)
-    auth_by_source = source_auth(registry, presets)
-    rules = FraudRules(
-        min_ctit_s=settings.ctit_min_seconds,
-        datacenter_networks=NetworkSet.compile(settings.datacenter_networks),
-    )
-    partner_ids = frozenset(registry.partners)
-    campaigns_of: dict[str, frozenset[str]] = {
-        advertiser_id: frozenset(
-            c.id for c in registry.campaigns.values() if c.advertiser_id == advertiser_id
-        )
-        for advertiser_id in registry.advertisers
-    }
-    click_max_age_ms = settings.click_id_max_age_days * 86_400_000
+class PostbackDoor:
+    """The postback endpoint's work, for its FastAPI routes and the collector's fast path
+    (``services/collector/fast_paths.py``) alike: everything built from the registry and the
+    presets once, ``handle`` per request."""
 
-    def build_event(mapped: MappedPostback, advertiser_id: str, now_ms: int) -> Event:
+    def __init__(self, deps: CollectorDeps, presets: Mapping[str, Preset] | None = None) -> None:
+        settings = deps.settings
+        registry = deps.registry
+        self.deps = deps
+        self.presets = presets if presets is not None else default_presets()
+        self.apps = AppDirectory.from_registry(registry)
+        self.auth_by_source = source_auth(registry, self.presets)
+        self.rules = FraudRules(
+            min_ctit_s=settings.ctit_min_seconds,
+            datacenter_networks=NetworkSet.compile(settings.datacenter_networks),
+        )
+        self.partner_ids = frozenset(registry.partners)
+        self.campaigns_of: dict[str, frozenset[str]] = {
+            advertiser_id: frozenset(
+                c.id for c in registry.campaigns.values() if c.advertiser_id == advertiser_id
+            )
+            for advertiser_id in registry.advertisers
+        }
+        self.click_max_age_ms = settings.click_id_max_age_days * 86_400_000
+
+    def build_event(self, mapped: MappedPostback, advertiser_id: str, now_ms: int) -> Event:
         """The postback's Install or Conversion; TrackerError (dead-lettered) if it cannot be."""
-        app = apps.require(mapped.app_id, advertiser_id) if mapped.app_id else None
+        app = self.apps.require(mapped.app_id, advertiser_id) if mapped.app_id else None
         context = PostbackContext(
             advertiser_id=advertiser_id,
             app_id=app.app_id if app else None,
             received_at_ms=now_ms,
-            click=check_click_id(mapped.click_id, deps.click_secrets, now_ms, click_max_age_ms),
-            rules=rules,
-            partner_ids=partner_ids,
-            campaign_ids=campaigns_of.get(advertiser_id, frozenset()),
+            click=check_click_id(
+                mapped.click_id, self.deps.click_secrets, now_ms, self.click_max_age_ms
+            ),
+            rules=self.rules,
+            partner_ids=self.partner_ids,
+            campaign_ids=self.campaigns_of.get(advertiser_id, frozenset()),
         )
         try:
             return event_from_postback(mapped, context)
         except ValidationError as exc:  # a vendor value our schema refuses
             raise InvalidEvent(describe(exc)) from exc
 
-    async def postback(request: Request, source: str) -> JSONResponse:
+    async def handle(self, request: RequestView, source: str, read: BodyReader) -> Response:
+        """One postback; raises TrackerError (answered by the error handlers) or BusError.
+        ``read(limit)`` gives a POST's body or raises `TooLarge`."""
+        deps = self.deps
         now_ms = deps.clock.now_ms()
         info = RequestInfo(received_at_ms=now_ms, source=Source.MMP)
-        preset = presets.get(source)
-        candidates = auth_by_source.get(source, ())
+        preset = self.presets.get(source)
+        candidates = self.auth_by_source.get(source, ())
         secrets = token_names(candidates)
         if preset is not None and preset.auth_token_param:
             secrets |= {preset.auth_token_param}
@@ -251,8 +262,8 @@ def build_router(deps: CollectorDeps, presets: Mapping[str, Preset] | None = Non
         try:
             if preset is None:
                 raise UnknownPostbackSource(f"no postback preset named {source!r}")
-            if request.method == "POST":
-                body = await read_body(request, settings.max_request_bytes)
+            if request.scope["method"] == "POST":
+                body = await read(deps.settings.max_request_bytes)
             params = postback_params(
                 request.query_params, body, request.headers.get("content-type", ""), secrets
             )
@@ -265,7 +276,7 @@ def build_router(deps: CollectorDeps, presets: Mapping[str, Preset] | None = Non
             raise
 
         client_ip = deps.client_ip(request)
-        owner = apps.owner(raw_app_id(preset, params))
+        owner = self.apps.owner(raw_app_id(preset, params))
         if owner is not None:
             candidates = tuple(c for c in candidates if c[0] == owner.advertiser_id)
         try:
@@ -278,7 +289,7 @@ def build_router(deps: CollectorDeps, presets: Mapping[str, Preset] | None = Non
         info = replace(info, advertiser_id=advertiser_id)
         try:
             mapped = map_postback(preset, params)
-            event = build_event(mapped, advertiser_id, now_ms)
+            event = self.build_event(mapped, advertiser_id, now_ms)
         except TrackerError as exc:
             await deps.intake.reject(exc, redact(params, secrets), info, endpoint)
             raise
@@ -290,6 +301,14 @@ def build_router(deps: CollectorDeps, presets: Mapping[str, Preset] | None = Non
             rejection = outcome.rejected[0]
             return error_response(400, rejection.reason, rejection.detail)
         return JSONResponse({"status": "accepted", "event_id": outcome.accepted[0].event_id})
+
+
+def build_router(deps: CollectorDeps, door: PostbackDoor | None = None) -> APIRouter:
+    router = APIRouter(tags=["postbacks"])
+    door = door or PostbackDoor(deps)
+
+    async def postback(request: Request, source: str) -> Response:
+        return await door.handle(request, source, lambda limit: read_body(request, limit))
 
     for method in ("GET", "POST"):  # one route each: OpenAPI wants one operation id per method
         router.add_api_route(
