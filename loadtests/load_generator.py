@@ -15,7 +15,9 @@ A monitor samples the attributor's consumer lag every second.
     python -m loadtests.load_generator --target http://127.0.0.1:8000 --rate 2000 \\
         --duration 60 --probe-url http://127.0.0.1:8001 --json load.json
 
-Loopback targets only; requests are bounded in count and in time.
+Requests go through `loadtests/http_client.py` (keep-alive connections, little CPU per
+request: the generator must not be what limits the rate). Loopback targets only; requests
+are bounded in count and in time.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import orjson
 
+from loadtests.http_client import HttpClient, HttpClientError
 from services.simulation import wire
 from services.simulation.journeys import BOT_UA, Journey
 from services.simulation.pacing import compressed_gap
@@ -216,14 +218,17 @@ def _summary(values: list[float]) -> dict[str, float]:
 class LoadGenerator:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         config: LoadConfig,
-        side: httpx.AsyncClient | None = None,
+        side: HttpClient | None = None,
+        store: HttpClient | None = None,
     ) -> None:
-        """`client` sends the load; `side` (its own connections, not queued behind the
-        load) sends the probes and polls the store and the metrics."""
+        """`client` sends the load to the collector; `side` (its own connections to the
+        collector, not queued behind the load) sends the probes and reads the metrics;
+        `store` polls `config.probe_url` (the credits and the attributor's counters)."""
         self.client = client
         self.side = side or client
+        self.store = store or self.side
         self.config = config
         self.outcome = Outcome()
         self.gate = asyncio.Semaphore(config.concurrency)
@@ -307,7 +312,7 @@ class LoadGenerator:
             "POST",
             path,
             len(events),
-            content=orjson.dumps({"events": events}),
+            body=orjson.dumps({"events": events}),
             headers=headers,
         )
         if answer is not None:
@@ -331,7 +336,9 @@ class LoadGenerator:
         events: int,
         *,
         probe: bool = False,
-        **kwargs: Any,
+        params: dict[str, str] | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """The JSON answer of a 2xx, else None with the error counted."""
         self.outcome.events_sent += events
@@ -340,18 +347,24 @@ class LoadGenerator:
         async with gate:
             began = time.perf_counter()
             try:
-                response = await client.request(method, path, **kwargs)
-            except httpx.HTTPError as exc:
+                response = await client.request(
+                    method, path, params=params, body=body, headers=headers
+                )
+            except HttpClientError as exc:
                 self.outcome.errors[f"{name}: {type(exc).__name__}"] += 1
                 return None
             self.outcome.latency_ms.setdefault(name, []).append(
                 (time.perf_counter() - began) * 1000
             )
-        self.outcome.requests[f"{name} {response.status_code}"] += 1
+        self.outcome.requests[f"{name} {response.status}"] += 1
         if not response.is_success:
-            self.outcome.errors[f"{name}: {response.status_code} {response.text[:120]}"] += 1
+            self.outcome.errors[f"{name}: {response.status} {response.text[:120]}"] += 1
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            self.outcome.errors[f"{name}: {response.status} answer is not JSON"] += 1
+            return None
 
     def _count_items(self, name: str, answer: Any, events: int) -> None:
         rejected = answer.get("rejected", []) if isinstance(answer, dict) else []
@@ -408,7 +421,7 @@ class LoadGenerator:
             "/v1/events",
             0,
             probe=True,
-            content=orjson.dumps({"events": events}),
+            body=orjson.dumps({"events": events}),
             headers=headers,
         )
         if answer is not None and answer.get("accepted") == 2:
@@ -417,15 +430,13 @@ class LoadGenerator:
             self.outcome.probes_lost += 1
 
     async def _poll_loop(self) -> None:
-        url = self.config.probe_url.rstrip("/") + "/bench/credits"
         while self.sending or self.pending:
             if self.pending:
                 ids = list(self.pending)[:300]
                 try:
-                    found = (await self.side.get(url, params={"ids": ",".join(ids)})).json()[
-                        "found"
-                    ]
-                except (httpx.HTTPError, ValueError, KeyError):
+                    answer = await self.store.get("/bench/credits", {"ids": ",".join(ids)})
+                    found = answer.json()["found"]
+                except (HttpClientError, ValueError, KeyError):
                     found = {}
                 now = time.monotonic()
                 for order in found:
@@ -440,12 +451,11 @@ class LoadGenerator:
         """Consumer lag in events: accepted by the collector, not yet processed (written,
         dropped as a duplicate or undecodable) by the attributor. Once the load has stopped,
         samples until the lag is zero (`drained_s` after the end of the load) or `drain_s`."""
-        attributor_url = self.config.probe_url.rstrip("/") + "/bench/attributor"
         while True:
             try:
                 metrics = (await self.side.get("/metrics")).text
-                data = (await self.side.get(attributor_url)).json()
-            except (httpx.HTTPError, ValueError):
+                data = (await self.store.get("/bench/attributor")).json()
+            except (HttpClientError, ValueError):
                 data = None
             now = time.monotonic() - started
             if data is not None:
@@ -473,23 +483,20 @@ def accepted_events(metrics_text: str) -> float:
 async def generate(config: LoadConfig) -> dict[str, Any]:
     items = schedule(config.rate, config.duration_s, config.seed)
 
-    def client(connections: int) -> httpx.AsyncClient:
+    def client(url: str, connections: int) -> HttpClient:
         # Idle connections expire before the server's keep-alive timeout (uvicorn: 5 s), so a
         # request never goes out on a connection the server is closing. An empty User-Agent:
         # each SDK event carries its device's in its context instead.
-        limits = httpx.Limits(
-            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=2.0
-        )
-        return httpx.AsyncClient(
-            base_url=config.target,
-            limits=limits,
-            timeout=30.0,
-            headers={"user-agent": ""},
-            trust_env=False,
+        return HttpClient(
+            url, connections=connections, timeout_s=30.0, idle_s=2.0, headers={"user-agent": ""}
         )
 
-    async with client(config.concurrency) as load, client(8) as side:
-        outcome = await LoadGenerator(load, config, side).run(items)
+    async with (
+        client(config.target, config.concurrency) as load,
+        client(config.target, 8) as side,
+        client(config.probe_url or config.target, 4) as store,
+    ):
+        outcome = await LoadGenerator(load, config, side, store).run(items)
     report = outcome.report()
     report["planned_events"] = len(items)
     report["rate_asked"] = config.rate
