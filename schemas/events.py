@@ -176,6 +176,38 @@ class Click(EventBase):
     landing_url: Annotated[str, Field(max_length=4096)] | None = None
 
 
+class AppleAttribution(BaseModel):
+    """What a verified SKAdNetwork / AdAttributionKit postback says besides the install's
+    source identifier and conversion values (``tracker.mobile`` fills it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ad_network_id: Identifier = Field(
+        description="SKAdNetwork ad-network-id / AAK ad-network-identifier"
+    )
+    postback_sequence_index: int = Field(
+        0, ge=0, le=2, description="0 = the install's first postback (always 0 before SKAN 4.0)"
+    )
+    did_win: bool | None = Field(None, description="did-win; None before SKAdNetwork 3.0")
+    source_app_id: int | None = Field(
+        None, ge=0, description="SKAN source-app-id / AAK publisher-item-identifier"
+    )
+    source_domain: Annotated[str, Field(max_length=255)] | None = Field(
+        None, description="SKAdNetwork 4.0 web ads: the source domain"
+    )
+    conversion_type: Literal["download", "redownload", "re-engagement"] = Field(
+        description="SKAN redownload false/true, or AAK conversion-type"
+    )
+    interaction_type: Literal["click", "view"] | None = Field(
+        None, description="SKAN fidelity-type 1 / 0, or AAK ad-interaction-type"
+    )
+
+    @property
+    def counts_as_install(self) -> bool:
+        """The install to credit: its first postback, won (or before did-win existed)."""
+        return self.postback_sequence_index == 0 and self.did_win is not False
+
+
 class Install(EventBase):
     type: Literal["install"] = "install"
     app_id: Identifier
@@ -187,6 +219,11 @@ class Install(EventBase):
     )
     conversion_value: int | None = Field(None, ge=0, le=63)
     coarse_conversion_value: Literal["low", "medium", "high"] | None = None
+    apple: AppleAttribution | None = Field(
+        None,
+        description="SKAdNetwork / AdAttributionKit postback fields: set by the collector on "
+        "installs from a verified Apple postback; refused from any other sender",
+    )
 
 
 class Conversion(EventBase):

@@ -144,6 +144,11 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _declined(value: Any) -> Any:
+    """A field only pydantic's path handles (it refuses it from senders: `apple`)."""
+    raise _DECLINED
+
+
 @dataclass(frozen=True, slots=True)
 class SenderContext:
     """What enrichment keeps of a sender's `context` (the rest is only validated)."""
@@ -349,6 +354,7 @@ _KINDS: dict[str, _Kind] = {
             "source_identifier": _identifier,
             "conversion_value": _int_between(0, 63),
             "coarse_conversion_value": _one_of(_COARSE_VALUES),
+            "apple": _declined,
         },
         ("app_id",),
     ),

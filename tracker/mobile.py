@@ -39,24 +39,33 @@ A negative CTIT is flagged and not stored (``ctit_seconds`` is >= 0).
 vendor's value names a registry partner / a campaign of the advertiser; the vendor's values
 are kept in ``sub1`` (partner / site id) and ``sub2`` (campaign).
 
-**Apple postbacks** become ``Install`` events (``ts`` = receive time, no device, no IP):
+**Apple postbacks** become ``Install`` events (``ts`` = receive time, no device, no IP)
+whose typed ``apple`` field (``schemas.events.AppleAttribution``) holds the postback:
 
-=====================  ===========================================  ======================
-field                  SKAdNetwork                                  AdAttributionKit
-=====================  ===========================================  ======================
-transaction_id         transaction-id                               postback-identifier
-source_identifier      source-identifier (4.0) / campaign-id        source-identifier
-conversion_value(s)    conversion-value, coarse-conversion-value    same (envelope)
-sub1                   ad-network-id                                ad-network-identifier
-sub2                   postback-sequence-index ("0" before 4.0)     postback-sequence-index
-sub3                   did-win ("true"/"false", None before 3.0)    did-win
-sub4                   source-app-id or source-domain               publisher-item-identifier
-sub5                   "download" / "redownload"                    conversion-type
-=====================  ===========================================  ======================
+=======================  =========================================  ========================
+field                    SKAdNetwork                                AdAttributionKit
+=======================  =========================================  ========================
+transaction_id           transaction-id                             postback-identifier
+source_identifier        source-identifier (4.0) / campaign-id      source-identifier
+conversion_value(s)      conversion-value, coarse-conversion-value  same (envelope)
+apple.ad_network_id      ad-network-id                              ad-network-identifier
+apple.postback_sequence  postback-sequence-index (0 before 4.0)     postback-sequence-index
+_index
+apple.did_win            did-win (None before 3.0)                  did-win
+apple.source_app_id      source-app-id                              publisher-item-identifier
+apple.source_domain      source-domain (4.0 web ads)                (none)
+apple.conversion_type    "download" / "redownload"                  conversion-type
+apple.interaction_type   fidelity-type 1 "click" / 0 "view"         ad-interaction-type
+=======================  =========================================  ========================
 
-Only ``sub2 == "0"`` with ``sub3 != "false"`` is a won install; later sequence indexes update
-the conversion value of the same install. Mapping the ad network / source identifier to a
-partner is left to the attributor (the registry has no such mapping yet).
+``apple.counts_as_install`` (sequence index 0, did-win not false) is the install to credit;
+later sequence indexes update the conversion value of the same install. The collector
+credits the partner that owns ``apple.ad_network_id`` (registry ``skan_ad_network_ids``).
+``sub1``..``sub5`` still carry the same values as text (ad network, sequence index, did-win,
+source app or domain, conversion type) for readers of the former layout: the attributor's
+Apple-install rule (``services.attributor.installs.counts_as_apple_install``) reads ``sub2``
+and ``sub3``. New code reads ``apple``; the ClickHouse columns are ``apple_*`` (migration
+031).
 """
 
 from __future__ import annotations
@@ -66,9 +75,9 @@ import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TypedDict
+from typing import Literal, TypedDict
 
-from schemas.events import Context, Conversion, DeviceIdType, Install
+from schemas.events import AppleAttribution, Context, Conversion, DeviceIdType, Install
 from tracker.apple import AakPostback, SkanPostback
 from tracker.click_ids import SecretRing, verify_click_id
 from tracker.enrich import ms_to_datetime
@@ -282,14 +291,44 @@ def _flag(value: bool | None) -> str | None:
     return None if value is None else ("true" if value else "false")
 
 
+_FIDELITY: dict[int, Literal["click", "view"]] = {1: "click", 0: "view"}
+
+
+class _AppleSubs(TypedDict):
+    sub1: str | None
+    sub2: str
+    sub3: str | None
+    sub4: str | None
+    sub5: str
+
+
+def _apple_subs(apple: AppleAttribution) -> _AppleSubs:
+    """The former text layout of the Apple fields (module docstring), still written."""
+    publisher = str(apple.source_app_id) if apple.source_app_id is not None else apple.source_domain
+    return _AppleSubs(
+        sub1=_sub(apple.ad_network_id),
+        sub2=str(apple.postback_sequence_index),
+        sub3=_flag(apple.did_win),
+        sub4=_sub(publisher),
+        sub5=apple.conversion_type,
+    )
+
+
 def install_from_skan(
     postback: SkanPostback, *, advertiser_id: str, app_id: str, received_at_ms: int
 ) -> Install:
     """A verified SKAdNetwork postback as an ``Install`` (fields: module docstring)."""
-    publisher = (
-        str(postback.source_app_id) if postback.source_app_id is not None
-        else postback.source_domain
-    )  # fmt: skip
+    apple = AppleAttribution(
+        ad_network_id=postback.ad_network_id,
+        postback_sequence_index=postback.postback_sequence_index or 0,
+        did_win=postback.did_win,
+        source_app_id=postback.source_app_id,
+        source_domain=postback.source_domain,
+        conversion_type="redownload" if postback.redownload else "download",
+        interaction_type=_FIDELITY.get(postback.fidelity_type)
+        if postback.fidelity_type is not None
+        else None,
+    )
     return Install(
         event_id=postback_event_id("skan", advertiser_id, postback.dedup_key),
         ts=ms_to_datetime(received_at_ms),
@@ -298,11 +337,8 @@ def install_from_skan(
         source_identifier=postback.source_identifier,
         conversion_value=postback.conversion_value,
         coarse_conversion_value=postback.coarse_conversion_value,
-        sub1=_sub(postback.ad_network_id),
-        sub2=str(postback.postback_sequence_index or 0),
-        sub3=_flag(postback.did_win),
-        sub4=_sub(publisher),
-        sub5="redownload" if postback.redownload else "download",
+        apple=apple,
+        **_apple_subs(apple),
     )
 
 
@@ -310,7 +346,14 @@ def install_from_aak(
     postback: AakPostback, *, advertiser_id: str, app_id: str, received_at_ms: int
 ) -> Install:
     """A verified AdAttributionKit postback as an ``Install`` (fields: module docstring)."""
-    publisher = postback.publisher_item_identifier
+    apple = AppleAttribution(
+        ad_network_id=postback.ad_network_identifier,
+        postback_sequence_index=postback.postback_sequence_index,
+        did_win=postback.did_win,
+        source_app_id=postback.publisher_item_identifier,
+        conversion_type=postback.conversion_type,
+        interaction_type=postback.ad_interaction_type,
+    )
     return Install(
         event_id=postback_event_id("aak", advertiser_id, postback.dedup_key),
         ts=ms_to_datetime(received_at_ms),
@@ -319,9 +362,6 @@ def install_from_aak(
         source_identifier=postback.source_identifier,
         conversion_value=postback.conversion_value,
         coarse_conversion_value=postback.coarse_conversion_value,
-        sub1=_sub(postback.ad_network_identifier),
-        sub2=str(postback.postback_sequence_index),
-        sub3=_flag(postback.did_win),
-        sub4=str(publisher) if publisher is not None else None,
-        sub5=postback.conversion_type,
+        apple=apple,
+        **_apple_subs(apple),
     )

@@ -82,6 +82,10 @@ def validate_item(
     kind = item.get("type")
     if not allowed_server_only and isinstance(kind, str) and kind in SERVER_ONLY_TYPES:
         raise InvalidEvent(f"`{item['type']}` events are accepted only from authenticated servers")
+    if item.get("apple") is not None:
+        raise InvalidEvent(
+            "`apple` is set only from verified SKAdNetwork / AdAttributionKit postbacks"
+        )
     try:
         return event_adapter.validate_python(item)
     except ValidationError as exc:

@@ -6,7 +6,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.events import Click, Conversion, Install, Reversal, event_adapter, parse_event
+from schemas.events import (
+    Click,
+    Conversion,
+    Install,
+    Reversal,
+    event_adapter,
+    parse_event,
+)
+from tracker.canonical import check_item
+from tracker.errors import InvalidEvent
+from tracker.sdk_batches import validate_item
 
 TS = "2026-11-23T10:00:00Z"
 
@@ -158,3 +168,49 @@ def test_events_are_immutable() -> None:
 def test_out_of_range_epoch_milliseconds_are_a_validation_error(ts: float) -> None:
     with pytest.raises(ValidationError, match="out of range"):
         event_adapter.validate_python({"type": "click", "ts": ts, "visitor_id": "v1"})
+
+
+# --- Apple attribution (server-set on installs from SKAdNetwork / AdAttributionKit) ----------
+
+APPLE = {"ad_network_id": "example123.skadnetwork", "conversion_type": "download"}
+
+
+def test_an_install_carries_typed_apple_attribution_and_round_trips() -> None:
+    apple = {**APPLE, "postback_sequence_index": 2, "did_win": False, "source_app_id": 7,
+             "interaction_type": "view"}  # fmt: skip
+    event = parse_event({"type": "install", "ts": TS, "app_id": "id1", "apple": apple})
+    assert isinstance(event, Install)
+    assert event.apple is not None
+    assert (event.apple.postback_sequence_index, event.apple.did_win) == (2, False)
+    assert not event.apple.counts_as_install
+    assert parse_event(event.model_dump_json(exclude_none=True)) == event
+
+
+def test_no_sender_may_set_the_apple_fields() -> None:
+    """`apple` is the collector's, from a verified Apple postback: refused in any item (the
+    fast canonicaliser declines it, so the pydantic path's refusal applies everywhere)."""
+    apple = {"ad_network_id": "x.skadnetwork", "conversion_type": "download"}
+    item = {"type": "install", "ts": TS, "app_id": "id1", "apple": apple}
+    assert check_item(item) is None
+    for server in (False, True):
+        with pytest.raises(InvalidEvent, match="apple"):
+            validate_item(
+                item, max_event_bytes=32_000, check_size=False, allowed_server_only=server
+            )
+    install = parse_event({"type": "install", "ts": TS, "app_id": "id1"})
+    assert "apple" not in install.model_dump_json(exclude_none=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"postback_sequence_index": 3}, "postback_sequence_index"),
+     ({"conversion_type": "reinstall"}, "conversion_type"),
+     ({"interaction_type": "tap"}, "interaction_type"),
+     ({"source_app_id": -1}, "source_app_id"),
+     ({"ad_network_id": ""}, "ad_network_id"),
+     ({"campaign": "x"}, "campaign")],
+)  # fmt: skip
+def test_bad_apple_attribution_names_the_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_event({"type": "install", "ts": TS, "app_id": "id1", "apple": {**APPLE, **change}})
+    assert caught.value.errors()[0]["loc"][-1] == field

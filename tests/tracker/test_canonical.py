@@ -601,6 +601,7 @@ BOUNDARIES: dict[str, list[object]] = {
     "revenue": [0, 10**15, -1, 10**15 + 1, 1.0, 12.5, True, "100", None],
     "currency": ["EUR", "eur", "EURO", "EU", " EUR", "", None],
     "install_id": EVENT_ID_EDGES,
+    "apple": [{"ad_network_id": "x.skadnetwork", "conversion_type": "download"}, {}, 1, None],
     "unknown_field": [1, None],
 }
 BASE_ITEMS: list[dict[str, object]] = [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from schemas.events import Conversion, Install
+from schemas.events import AppleAttribution, Conversion, Install
 from tracker.apple import AakPostback, SkanPostback
 from tracker.click_ids import SecretRing, mint_click_id
 from tracker.errors import RegistryInvalid, UnknownApp
@@ -356,8 +356,42 @@ def test_skan_install_fields() -> None:
         "example.com",
         "download",
     )
+    assert event.apple == AppleAttribution(
+        ad_network_id="example123.skadnetwork",
+        postback_sequence_index=0,
+        did_win=True,
+        source_app_id=None,
+        source_domain="example.com",
+        conversion_type="download",
+        interaction_type="click",
+    )
+    assert event.apple.counts_as_install
     assert event.device_id is None
     assert event.partition_key() == f"e:{event.event_id}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "counts"),
+    [({}, True), ({"postback_sequence_index": 1}, False), ({"did_win": False}, False),
+     ({"did_win": None, "postback_sequence_index": None, "version": "2.2"}, True)],
+)  # fmt: skip
+def test_only_the_first_won_skan_postback_counts_as_the_install(
+    changes: dict[str, Any], counts: bool
+) -> None:
+    event = install_from_skan(skan(**changes), advertiser_id="a", app_id="1", received_at_ms=NOW_MS)
+    assert event.apple is not None
+    assert event.apple.counts_as_install is counts
+
+
+@pytest.mark.parametrize(("fidelity", "interaction"), [(1, "click"), (0, "view"), (None, None)])
+def test_skan_fidelity_type_is_the_interaction_type(
+    fidelity: int | None, interaction: str | None
+) -> None:
+    event = install_from_skan(
+        skan(fidelity_type=fidelity), advertiser_id="a", app_id="1", received_at_ms=NOW_MS
+    )
+    assert event.apple is not None
+    assert event.apple.interaction_type == interaction
 
 
 def test_skan_sequence_indexes_are_distinct_postbacks_and_retries_are_not() -> None:
@@ -395,6 +429,10 @@ def test_skan_2_x_install_has_no_sequence_or_win() -> None:
         "1234567891",
         "redownload",
     )
+    assert event.apple is not None
+    assert (event.apple.postback_sequence_index, event.apple.did_win) == (0, None)
+    assert (event.apple.source_app_id, event.apple.source_domain) == (1234567891, None)
+    assert (event.apple.conversion_type, event.apple.interaction_type) == ("redownload", None)
 
 
 def test_aak_install_fields() -> None:
@@ -432,4 +470,12 @@ def test_aak_install_fields() -> None:
         "true",
         "0",
         "re-engagement",
+    )
+    assert event.apple == AppleAttribution(
+        ad_network_id="development.adattributionkit",
+        postback_sequence_index=0,
+        did_win=True,
+        source_app_id=0,
+        conversion_type="re-engagement",
+        interaction_type="click",
     )

@@ -135,6 +135,8 @@ class _Reader:
             return None
         param, value = found
         fmt = self.preset.time_format(canonical)
+        if fmt is TimeFormat.AUTO:
+            fmt = _guess_format(value)
         if fmt is TimeFormat.DATETIME_UTC:
             if not _DATETIME.fullmatch(value):
                 raise self.fail(canonical, f"{value!r} is not 'YYYY-MM-DD HH:MM:SS' UTC", param)
@@ -152,6 +154,14 @@ class _Reader:
                 param,
             )
         return ms
+
+
+def _guess_format(value: str) -> TimeFormat:
+    """For ``auto``: a datetime string, else epoch seconds below 10^11 (the year 5138), else
+    epoch milliseconds (10^11 ms is 1973). Out-of-range values still fail the range check."""
+    if not _EPOCH.fullmatch(value):
+        return TimeFormat.DATETIME_UTC
+    return TimeFormat.EPOCH_S if Decimal(value) < 100_000_000_000 else TimeFormat.EPOCH_MS
 
 
 def _kind(read: _Reader) -> tuple[Kind, str]:
@@ -228,6 +238,15 @@ def _platform(read: _Reader, device_id_type: DeviceIdType | None) -> str | None:
     return None
 
 
+def _app_id(read: _Reader, platform: str | None) -> str | None:
+    """The ``app_id`` field, else the platform's own field (``ios_app_id`` /
+    ``android_app_id``) for vendors that have one macro per store (Branch)."""
+    app_id = read.text("app_id")
+    if app_id is None and platform in ("ios", "android"):
+        app_id = read.text(f"{platform}_app_id")
+    return app_id
+
+
 def _device_ip(read: _Reader) -> str | None:
     found = read.raw("device_ip")
     if found is None:
@@ -254,6 +273,7 @@ def map_postback(preset: Preset, params: Mapping[str, str]) -> MappedPostback:
     if kind == "install" and install_ts_ms is None:
         install_ts_ms = event_ts_ms  # an install event's own time is the install time
     secret = preset.auth_token_param
+    platform = _platform(read, device_id_type)
     return MappedPostback(
         source=preset.name,
         kind=kind,
@@ -269,11 +289,11 @@ def map_postback(preset: Preset, params: Mapping[str, str]) -> MappedPostback:
         click_ts_ms=read.timestamp("click_time"),
         event_ts_ms=event_ts_ms,
         transaction_id=read.text("transaction_id"),
-        app_id=read.text("app_id"),
+        app_id=_app_id(read, platform),
         partner_id=read.text("partner_id"),
         campaign_id=read.text("campaign_id"),
         customer_id=read.text("customer_id"),
         order_id=read.text("order_id"),
-        platform=_platform(read, device_id_type),
+        platform=platform,
         raw=MappingProxyType({k: v for k, v in params.items() if k != secret}),
     )

@@ -23,7 +23,8 @@ from tracker.postbacks.errors import PresetInvalid
 CANONICAL_FIELDS = (
     "click_id", "idfa", "gaid", "idfv", "android_id", "device_ip", "event_name", "revenue",
     "currency", "install_time", "click_time", "event_time", "transaction_id", "app_id",
-    "partner_id", "campaign_id", "customer_id", "order_id", "platform",
+    "partner_id", "campaign_id", "customer_id", "order_id", "platform", "ios_app_id",
+    "android_app_id",
 )  # fmt: skip
 TIME_FIELDS = ("install_time", "click_time", "event_time")
 PRESET_KEYS = frozenset(
@@ -38,6 +39,9 @@ class TimeFormat(StrEnum):
     EPOCH_S = "epoch_s"
     EPOCH_MS = "epoch_ms"
     DATETIME_UTC = "datetime_utc"  # "YYYY-MM-DD HH:MM:SS[.ffffff]", UTC
+    # Any of the three, told apart by shape and size (inside 2000-2100 epoch seconds and
+    # epoch milliseconds do not overlap): for a vendor whose unit is not documented.
+    AUTO = "auto"
 
 
 RevenueUnits = Literal["major", "minor"]

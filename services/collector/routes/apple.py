@@ -62,7 +62,8 @@ def build_router(deps: CollectorDeps, keys: AppleKeys | None = None) -> APIRoute
             await deps.intake.reject(exc, body, info, endpoint)
             raise
         info = replace(info, advertiser_id=advertiser_id)
-        owner = deps.registry.partner_for_ad_network(event.sub1)
+        network = event.apple.ad_network_id if event.apple is not None else None
+        owner = deps.registry.partner_for_ad_network(network)
         if owner is not None:  # credited to the partner that owns the ad network
             event = event.model_copy(
                 update={"partner_id": owner.id, "partner_type": PartnerType(owner.partner_type)}

@@ -199,7 +199,15 @@ def raw_app_id(preset: Preset, params: Mapping[str, str]) -> str | None:
         value = params.get(name, "").strip()
         if value:
             return value
-    return None
+    # Per-store ids (Branch sends the iOS bundle id and the Android package of the same
+    # Branch app): used only when exactly one is present; the mapping picks by platform.
+    per_store = {
+        value
+        for field in ("ios_app_id", "android_app_id")
+        for name in preset.params.get(field, ())
+        if (value := params.get(name, "").strip())
+    }
+    return per_store.pop() if len(per_store) == 1 else None
 
 
 class PostbackDoor:

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from schemas.events import parse_event
 from services.bus.memory_bus import MemoryProducer
 from services.clock import FixedClock
 from services.collector.app import build_deps, create_app
@@ -78,7 +80,13 @@ def test_every_valid_skan_file_is_an_install(
     assert install["source_identifier"] == str(
         body.get("source-identifier", body.get("campaign-id"))
     )
-    assert install["sub1"] == body["ad-network-id"]
+    assert install["apple"]["ad_network_id"] == install["sub1"] == body["ad-network-id"]
+    assert install["apple"]["conversion_type"] == (
+        "redownload" if body["redownload"] else "download"
+    )
+    assert install["apple"].get("did_win") == body.get("did-win")
+    assert install["apple"].get("source_app_id") == body.get("source-app-id")
+    assert parse_event(orjson.dumps(install)).apple is not None  # the stored form re-parses
     owned = body["ad-network-id"] == "example123.skadnetwork"
     assert install.get("partner_id") == ("mobidream" if owned else None)
     assert install.get("partner_type") == ("mobile_network" if owned else None)
@@ -115,6 +123,14 @@ def test_skan_4_0_with_coarse_value(client: TestClient, producer: MemoryProducer
         install["sub4"],
         install["sub5"],
     ) == ("39", "0", "true", "example.com", "download")
+    assert install["apple"] == {
+        "ad_network_id": "com.example",
+        "postback_sequence_index": 0,
+        "did_win": True,
+        "source_domain": "example.com",
+        "conversion_type": "download",
+        "interaction_type": "click",
+    }
     assert install["event_id"] == postback_event_id(
         "skan", "rocket-app", "6aafb7a5-0170-41b5-bbe4-fe71dedf1e31:0"
     )
@@ -277,6 +293,11 @@ def test_aak_development_sample_is_accepted_in_sandbox(
     assert install["context"]["source"] == "aak"
     assert (install["source_identifier"], install["conversion_value"]) == ("1234", 24)
     assert (install["sub1"], install["sub5"]) == ("development.adattributionkit", "re-engagement")
+    assert install["apple"]["ad_network_id"] == "development.adattributionkit"
+    assert (install["apple"]["conversion_type"], install["apple"]["did_win"]) == (
+        "re-engagement",
+        True,
+    )
 
 
 def test_aak_development_sample_is_refused_in_production(

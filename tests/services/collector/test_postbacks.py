@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,6 +56,10 @@ CAMPAIGN = {
 SIGNATURE_HEADER = "X-Partnerstream-Signature"
 
 
+def utc_datetime(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def install_macros(source: str, click_id: str) -> dict[str, str]:
     """What each vendor fills into its template for an install (times: click at CLICK_S)."""
     return {
@@ -63,11 +68,11 @@ def install_macros(source: str, click_id: str) -> dict[str, str]:
             "(idfa)": IDFA,
             "(ip)": DEVICE_IP,
             "(app-id)": IOS_APP,
-            "(platform)": "ios",
             "(af_siteid)": "mobidream",
             "(campaign)": "Rocket Launch",
             "(install-unix-ts)": str(INSTALL_S),
-            "(click-ts)": str(CLICK_S),
+            "(click-ts)": utc_datetime(CLICK_S) + ".000",  # AppsFlyer fills a UTC datetime
+            "(event-name)": "install",
         },
         "adjust": {
             "{label}": click_id,
@@ -80,7 +85,6 @@ def install_macros(source: str, click_id: str) -> dict[str, str]:
             "{app_id}": IOS_APP,
             "{os_name}": "ios",
             "{network_name}": "mobidream",
-            "{deduplication_id}": "adj-install-1",
         },
         "branch": {
             "${(last_attributed_touch_data.~click_id)!}": click_id,
@@ -91,7 +95,7 @@ def install_macros(source: str, click_id: str) -> dict[str, str]:
             "${(last_attributed_touch_timestamp)!}": str(CLICK_S * 1000),
             "${(id)!}": "1261537895543453920",
             "${(user_data.os)!}": "ANDROID",
-            "${(user_data.app_identifier)!}": ANDROID_APP,
+            "${(bundle.android.package_name)!}": ANDROID_APP,
             "${(last_attributed_touch_data.~secondary_publisher)!}": "mobidream",
         },
         "kochava": {
@@ -100,7 +104,7 @@ def install_macros(source: str, click_id: str) -> dict[str, str]:
             "{device_ip}": DEVICE_IP,
             "{event_name}": "_install",
             "{install_date}": str(INSTALL_S),
-            "{click_date}": str(CLICK_S),
+            "{click_date}": str(CLICK_S),  # epoch seconds (Kochava's unit is undocumented)
             "{event_id}": "ko-install-1",
             "{app_id}": ANDROID_APP,
             "{site_id}": "mobidream",
@@ -129,17 +133,15 @@ def purchase_macros(source: str, click_id: str) -> tuple[dict[str, str], dict[st
                 "(clickid)": click_id,
                 "(idfa)": IDFA,
                 "(app-id)": IOS_APP,
-                "(platform)": "ios",
                 "(af_siteid)": "mobidream",
                 "(install-unix-ts)": str(INSTALL_S),
-                "(event_name)": "af_purchase",
-                "(event_revenue)": "4.99",
-                "(event_revenue_currency)": "USD",
-                "(event_time)": "2026-11-23 10:10:00",
-                "(event_id)": "af-ev-1",
-                "(af_order_id)": "R-1",
+                "(event-name)": "af_purchase",
+                "(monetary)": "4.99",
+                "(orig-monetary)": "4.99",
+                "(currency)": "USD",
+                "(timestamp)": "2026-11-23 10:10:00.000",
             },
-            {},
+            {"af_order_id": "R-1"},  # AppsFlyer has no order-id macro: a hand-added value
         ),
         "adjust": (
             {
@@ -153,7 +155,6 @@ def purchase_macros(source: str, click_id: str) -> tuple[dict[str, str], dict[st
                 "{installed_at}": str(INSTALL_S),
                 "{app_id}": IOS_APP,
                 "{os_name}": "ios",
-                "{deduplication_id}": "adj-ev-1",
             },
             {"order_id": "R-1"},
         ),
@@ -168,7 +169,7 @@ def purchase_macros(source: str, click_id: str) -> tuple[dict[str, str], dict[st
                 "${(id)!}": "1261537895543453999",
                 "${(event_data.transaction_id)!}": "R-1",
                 "${(user_data.os)!}": "ANDROID",
-                "${(user_data.app_identifier)!}": ANDROID_APP,
+                "${(bundle.android.package_name)!}": ANDROID_APP,
             },
             {},
         ),
@@ -179,7 +180,7 @@ def purchase_macros(source: str, click_id: str) -> tuple[dict[str, str], dict[st
                 "{event_name}": "Purchase",
                 "{revenue}": "4.99",
                 "{currency}": "USD",
-                "{event_time}": str(EVENT_S),
+                "{event_time}": utc_datetime(EVENT_S),  # read with time format `auto`
                 "{event_id}": "ko-ev-1",
                 "{app_id}": ANDROID_APP,
                 "{order_id}": "R-1",
@@ -400,11 +401,24 @@ def test_a_retried_postback_answers_200_with_the_same_event_id(
     assert [e["event_id"] for e in sent(producer)[1:]] == ids  # the attributor drops repeats
 
 
+def test_a_branch_postback_naming_both_store_ids_takes_its_platforms(
+    client: TestClient, producer: MemoryProducer
+) -> None:
+    """Branch fills ${(bundle.ios.bundle_id)!} and ${(bundle.android.package_name)!} of one
+    Branch app: the install is the app of its own OS."""
+    click_id, _ = click(client, producer, CAMPAIGN["branch"])
+    macros = install_macros("branch", click_id) | {"${(bundle.ios.bundle_id)!}": IOS_APP}
+    r = send(client, "branch", postback_params("branch", macros))
+    assert r.status_code == 200, r.text
+    assert sent(producer)[-1]["app_id"] == ANDROID_APP
+
+
 def test_installs_dedup_per_device_across_vendors(
     client: TestClient, producer: MemoryProducer
 ) -> None:
     a = send(client, "appsflyer", postback_params("appsflyer", install_macros("appsflyer", "")))
-    b = send(client, "adjust", postback_params("adjust", install_macros("adjust", "")))
+    macros = install_macros("adjust", "") | {"{deduplication_id}": "adj-install-1"}
+    b = send(client, "adjust", postback_params("adjust", macros))  # (placeholder unconfirmed)
     assert a.json()["event_id"] == b.json()["event_id"]
     assert [e["transaction_id"] for e in sent(producer) if "transaction_id" in e] == [
         "adj-install-1"
@@ -487,9 +501,9 @@ def test_unknown_source_is_404_and_dead_lettered(
     [
         (
             {
-                "(event_name)": "af_purchase",
-                "(event_revenue)": "12,99",
-                "(event_revenue_currency)": "USD",
+                "(event-name)": "af_purchase",
+                "(orig-monetary)": "12,99",
+                "(currency)": "USD",
             },
             400,
             "postback_malformed",
@@ -566,15 +580,14 @@ def test_cpi_plus_story_links_up_on_the_bus(
             "(clickid)": click_id,
             "(idfa)": IDFA,
             "(app-id)": IOS_APP,
-            "(event_name)": "registration",
-            "(event_time)": "2026-11-23 10:05:00",
-            "(event_id)": "af-reg-1",
+            "(event-name)": "registration",
+            "(timestamp)": "2026-11-23 10:05:00.000",
             "(install-unix-ts)": str(INSTALL_S),
         },
     )
     registered = send(client, "appsflyer", registration)
-    macros, _ = purchase_macros("appsflyer", click_id)
-    purchased = send(client, "appsflyer", postback_params("appsflyer", macros))
+    macros, extra = purchase_macros("appsflyer", click_id)
+    purchased = send(client, "appsflyer", postback_params("appsflyer", macros, extra))
     clock.advance(86_400)
     body = orjson.dumps({"reason": "fraud", "click_id": click_id, "reversal_id": "rv-1"})
     reversed_ = client.post(

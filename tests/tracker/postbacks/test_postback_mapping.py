@@ -29,34 +29,38 @@ from tracker.postbacks import (
 
 PRESETS = default_presets()
 
+# Macros are filled the way each vendor documents them (sources in presets.yaml): AppsFlyer
+# sends the install as epoch seconds and click / event times as UTC datetimes with
+# milliseconds, Adjust epoch seconds, Branch epoch milliseconds and upper-case OS names.
 CASES: list[tuple[str, str, dict[str, str], dict[str, str], dict[str, Any]]] = [
     (
         "appsflyer", "install-ios",
-        {"(clickid)": "ps_7Hq2kX9", "(idfa)": IOS_IDFA, "(idfv)": IOS_IDFV,
-         "(ip)": "203.0.113.77", "(app-id)": "id1234567890", "(platform)": "ios",
-         "(af_siteid)": "partner-42", "(af_c_id)": "cmp-summer", "(campaign)": "summer_sale",
-         "(install-unix-ts)": str(INSTALL_S), "(click-ts)": str(CLICK_S),
-         "(customer-user-id)": "user-981"},
+        {"(clickid)": "ps_7Hq2kX9", "(idfa)": IOS_IDFA, "(vendorId)": IOS_IDFV,
+         "(ip)": "203.0.113.77", "(app-id)": "id1234567890", "(af_siteid)": "partner-42",
+         "(af_c_id)": "cmp-summer", "(campaign)": "summer_sale",
+         "(install-unix-ts)": str(INSTALL_S), "(click-ts)": "2024-05-01 10:00:00.250",
+         "(event-name)": "install", "(timestamp)": "2024-05-01 10:00:45.000",
+         "(currency)": "USD", "(customer-user-id)": "user-981"},
         {},
         {"kind": "install", "event_name": "install", "click_id": "ps_7Hq2kX9",
          "device_id": IOS_IDFA, "device_id_type": "idfa", "idfv": IOS_IDFV,
-         "device_ip": "203.0.113.77", "revenue_minor": None, "currency": None,
-         "install_ts_ms": INSTALL_S * 1000, "click_ts_ms": CLICK_S * 1000,
+         "device_ip": "203.0.113.77", "revenue_minor": None, "currency": "USD",
+         "install_ts_ms": INSTALL_S * 1000, "click_ts_ms": CLICK_S * 1000 + 250,
          "app_id": "id1234567890", "partner_id": "partner-42", "campaign_id": "cmp-summer",
          "customer_id": "user-981", "platform": "ios", "transaction_id": None},
     ),
     (
         "appsflyer", "purchase-android-kwd",
         {"(clickid)": "ps_8Jr3mY0", "(advertiserId)": GAID, "(android-id)": ANDROID_ID,
-         "(app-id)": "com.example.shop", "(platform)": "android", "(af_siteid)": "partner-42",
-         "(event_name)": "af_purchase", "(event_revenue)": "1.250",
-         "(event_revenue_currency)": "KWD", "(event_time)": "2024-05-01 10:15:30.137",
-         "(install-unix-ts)": str(INSTALL_S), "(af_order_id)": "ord-1001"},
+         "(app-id)": "com.example.shop", "(af_siteid)": "partner-42",
+         "(event-name)": "af_purchase", "(monetary)": "4.13", "(orig-monetary)": "1.250",
+         "(currency)": "KWD", "(timestamp)": "2024-05-01 10:15:30.137",
+         "(install-unix-ts)": str(INSTALL_S), "(click-ts)": "2024-05-01 10:00:00.000"},
         {},
         {"kind": "event", "event_name": "af_purchase", "device_id": GAID,
          "device_id_type": "gaid", "revenue_minor": 1250, "currency": "KWD",
-         "event_ts_ms": 1714558530137, "install_ts_ms": INSTALL_S * 1000, "click_ts_ms": None,
-         "order_id": "ord-1001", "platform": "android", "idfv": None},
+         "event_ts_ms": 1714558530137, "install_ts_ms": INSTALL_S * 1000,
+         "click_ts_ms": CLICK_S * 1000, "order_id": None, "platform": "android", "idfv": None},
     ),
     (
         "adjust", "install-android",
@@ -64,26 +68,25 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, str], dict[str, Any]]] = [
          "{installed_at}": str(INSTALL_S), "{click_time}": str(CLICK_S),
          "{created_at}": str(INSTALL_S), "{app_id}": "com.example.game", "{os_name}": "android",
          "{network_name}": "Partnerstream", "{campaign_name}": "summer_sale",
-         "{ip_address}": "2001:db8::7"},
+         "{ip_address}": "2001:db8::7", "{android_id}": ANDROID_ID},
         {},
         {"kind": "install", "event_name": "install", "click_id": "ps_adj_001",
          "device_id": GAID, "device_id_type": "gaid", "device_ip": "2001:db8::7",
          "install_ts_ms": INSTALL_S * 1000, "click_ts_ms": CLICK_S * 1000,
          "app_id": "com.example.game", "partner_id": "Partnerstream",
-         "campaign_id": "summer_sale", "platform": "android"},
+         "campaign_id": "summer_sale", "platform": "android", "transaction_id": None},
     ),
     (
         "adjust", "purchase-ios-jpy-att-denied",
         {"{label}": "ps_adj_002", "{idfa}": ZERO_IDFA, "{idfv}": IOS_IDFV.lower(),
          "{activity_kind}": "event", "{event}": "abc123", "{event_name}": "purchase",
          "{revenue_float}": "1200", "{currency}": "jpy", "{created_at}": "1714560000",
-         "{installed_at}": str(INSTALL_S), "{os_name}": "ios",
-         "{deduplication_id}": "9f1c2d3e"},
+         "{installed_at}": str(INSTALL_S), "{os_name}": "ios", "{app_id}": "1234567890"},
         {"user_id": "user-77", "order_id": "A-5531"},  # app callback parameters
         {"kind": "event", "event_name": "purchase", "device_id": IOS_IDFV,
          "device_id_type": "idfv", "idfv": IOS_IDFV, "revenue_minor": 1200, "currency": "JPY",
-         "event_ts_ms": 1714560000000, "transaction_id": "9f1c2d3e", "customer_id": "user-77",
-         "order_id": "A-5531", "platform": "ios"},
+         "event_ts_ms": 1714560000000, "transaction_id": None, "customer_id": "user-77",
+         "order_id": "A-5531", "platform": "ios", "app_id": "1234567890"},
     ),
     (
         "branch", "install-android",
@@ -93,34 +96,41 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, str], dict[str, Any]]] = [
          "${(event_timestamp)!}": "1714557645123",
          "${(last_attributed_touch_timestamp)!}": "1714557600000",
          "${(id)!}": "1261537895543453920", "${(user_data.os)!}": "ANDROID",
-         "${(user_data.app_identifier)!}": "com.example.game",
+         "${(bundle.ios.bundle_id)!}": "com.example.game.ios",
+         "${(bundle.android.package_name)!}": "com.example.game",
          "${(last_attributed_touch_data.~campaign_id)!}": "cmp-9",
          "${(last_attributed_touch_data.~secondary_publisher)!}": "partner-7"},
         {},
         {"kind": "install", "event_name": "install", "click_id": "ps_br_01",
          "device_id_type": "gaid", "install_ts_ms": 1714557645123,
          "click_ts_ms": 1714557600000, "transaction_id": "1261537895543453920",
-         "platform": "android", "partner_id": "partner-7", "campaign_id": "cmp-9"},
+         "platform": "android", "partner_id": "partner-7", "campaign_id": "cmp-9",
+         "app_id": "com.example.game"},
     ),
     (
         "branch", "purchase-ios-bhd",
-        {"${(user_data.idfa)!}": IOS_IDFA.lower(), "${(name)!}": "PURCHASE",
+        {"${(user_data.idfa)!}": IOS_IDFA.lower(), "${(user_data.idfv)!}": IOS_IDFV,
+         "${(name)!}": "PURCHASE",
          "${(event_data.revenue)!}": "2.5", "${(event_data.currency)!}": "BHD",
          "${(event_timestamp)!}": "1714561200000", "${(id)!}": "1261537895543453999",
          "${(event_data.transaction_id)!}": "ord-77", "${(user_data.os)!}": "IOS",
+         "${(bundle.ios.bundle_id)!}": "com.example.game.ios",
+         "${(bundle.android.package_name)!}": "com.example.game",
          "${(user_data.developer_identity)!}": "user-5"},
         {},
-        {"kind": "event", "event_name": "PURCHASE", "device_id": IOS_IDFA,
+        {"kind": "event", "event_name": "PURCHASE", "device_id": IOS_IDFA, "idfv": IOS_IDFV,
          "revenue_minor": 2500, "currency": "BHD", "install_ts_ms": None,
          "event_ts_ms": 1714561200000, "transaction_id": "1261537895543453999",
-         "order_id": "ord-77", "customer_id": "user-5", "platform": "ios"},
+         "order_id": "ord-77", "customer_id": "user-5", "platform": "ios",
+         "app_id": "com.example.game.ios"},
     ),
     (
         "kochava", "install-ios",
         {"{click_id}": "ps_ko_1", "{idfa}": IOS_IDFA, "{device_ip}": "192.0.2.10",
          "{event_name}": "_install", "{install_date}": str(INSTALL_S),
          "{click_date}": str(CLICK_S), "{event_id}": "ko-ev-1", "{app_id}": "koexample-ios",
-         "{site_id}": "partner-3", "{campaign_id}": "ko-cmp", "{device_os}": "iOS"},
+         "{site_id}": "partner-3", "{network_name}": "Partnerstream",
+         "{campaign_id}": "ko-cmp", "{device_os}": "iOS"},
         {},
         {"kind": "install", "event_name": "install", "click_id": "ps_ko_1",
          "device_id_type": "idfa", "install_ts_ms": INSTALL_S * 1000,
@@ -130,12 +140,13 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, str], dict[str, Any]]] = [
     (
         "kochava", "purchase-android-krw",
         {"{adid}": GAID, "{event_name}": "Purchase", "{revenue}": "15000",
-         "{currency}": "KRW", "{event_time}": "1714570000", "{event_id}": "ko-ev-2",
-         "{user_id}": "u-1", "{order_id}": "K-9", "{device_os}": "Android"},
+         "{currency}": "KRW", "{event_time}": "2024-05-01 13:26:40", "{event_id}": "ko-ev-2",
+         "{user_id}": "u-1", "{order_id}": "K-9", "{device_os}": "Android",
+         "{network_name}": "Partnerstream"},
         {},
         {"kind": "event", "event_name": "Purchase", "device_id": GAID, "revenue_minor": 15000,
          "currency": "KRW", "event_ts_ms": 1714570000000, "customer_id": "u-1",
-         "order_id": "K-9", "platform": "android"},
+         "order_id": "K-9", "platform": "android", "partner_id": "Partnerstream"},
     ),
     (
         "generic", "install",
@@ -180,13 +191,69 @@ def test_every_preset_has_an_install_and_an_event_case() -> None:
 
 
 def test_appsflyer_ctit_from_the_install_postback() -> None:
-    mapped = map_postback(
-        PRESETS["appsflyer"],
-        render(
-            PRESETS["appsflyer"], {"(install-unix-ts)": str(INSTALL_S), "(click-ts)": str(CLICK_S)}
-        ),
-    )
+    """install-unix-ts is epoch seconds, click-ts a UTC datetime (as AppsFlyer fills them)."""
+    macros = {"(install-unix-ts)": str(INSTALL_S), "(click-ts)": "2024-05-01 10:00:00.000"}
+    mapped = map_postback(PRESETS["appsflyer"], render(PRESETS["appsflyer"], macros))
     assert ctit_seconds(mapped.click_ts_ms, mapped.install_ts_ms) == 45.0
+
+
+@pytest.mark.parametrize(
+    "click_ts", ["2024-05-01 10:00:00", "2024-05-01 10:00:00.000", str(CLICK_S)]
+)
+def test_appsflyer_click_time_as_datetime_or_legacy_epoch_seconds(click_ts: str) -> None:
+    mapped = map_postback(PRESETS["appsflyer"], {"click_ts": click_ts})
+    assert mapped.click_ts_ms == CLICK_S * 1000
+
+
+def test_the_appsflyer_revenue_is_the_original_currency_value_not_usd() -> None:
+    """(orig-monetary) with its (currency), not (monetary), the USD value."""
+    macros = {"(event-name)": "af_purchase", "(monetary)": "8.12", "(orig-monetary)": "1200",
+              "(currency)": "JPY"}  # fmt: skip
+    mapped = map_postback(PRESETS["appsflyer"], render(PRESETS["appsflyer"], macros))
+    assert (mapped.revenue_minor, mapped.currency) == (1200, "JPY")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_ms"),
+    [("1714557645", 1714557645000), ("1714557645123", 1714557645123),
+     ("1714557645.5", 1714557645500), ("2024-05-01 10:00:45", 1714557645000),
+     ("2024-05-01T10:00:45.123", 1714557645123)],
+)  # fmt: skip
+def test_auto_time_format_tells_seconds_milliseconds_and_datetimes_apart(
+    value: str, expected_ms: int
+) -> None:
+    assert PRESETS["kochava"].time_format("install_time").value == "auto"
+    mapped = map_postback(PRESETS["kochava"], {"event_name": "_install", "install_date": value})
+    assert mapped.install_ts_ms == expected_ms
+
+
+@pytest.mark.parametrize("value", ["yesterday", "99999999999999999", "1999-12-31 23:59:59"])
+def test_auto_time_format_still_refuses_what_is_no_time_of_this_century(value: str) -> None:
+    with pytest.raises(PostbackMalformed) as caught:
+        map_postback(PRESETS["kochava"], {"event_name": "_install", "install_date": value})
+    assert caught.value.field == "install_time"
+
+
+@pytest.mark.parametrize(
+    ("os", "device", "expected"),
+    [("IOS", {"idfa": IOS_IDFA}, "com.example.ios"),
+     ("ANDROID", {"aaid": GAID}, "com.example.android"),
+     ("", {"aaid": GAID}, "com.example.android"),  # platform from the device id
+     ("WINDOWS", {}, None)],
+)  # fmt: skip
+def test_branch_app_id_is_the_store_id_of_the_postback_platform(
+    os: str, device: dict[str, str], expected: str | None
+) -> None:
+    params = {"name": "INSTALL", "event_timestamp": "1714557645123", "os": os,
+              "ios_bundle_id": "com.example.ios", "android_package": "com.example.android",
+              **device}  # fmt: skip
+    assert map_postback(PRESETS["branch"], params).app_id == expected
+
+
+def test_an_explicit_app_id_wins_over_the_per_store_ids() -> None:
+    params = {"name": "INSTALL", "event_timestamp": "1714557645123", "os": "IOS",
+              "app_id": "id1234567890", "ios_bundle_id": "com.example.ios"}  # fmt: skip
+    assert map_postback(PRESETS["branch"], params).app_id == "id1234567890"
 
 
 @pytest.mark.parametrize(
@@ -323,7 +390,8 @@ ERRORS = [
     ("adjust", {"activity_kind": "{activity_kind}"}, "kind", "activity_kind is missing"),
     ("generic", {"click_id": "c"}, "kind", "event_name is missing"),
     ("kochava", {"event_name": "Purchase", "revenue": "10", "currency": "KRW",
-                 "install_date": "yesterday"}, "install_time", "not epoch_s"),
+                 "install_date": "yesterday"}, "install_time", "YYYY-MM-DD"),
+    ("appsflyer", {"click_ts": "15/07/2019 10:56"}, "click_time", "YYYY-MM-DD"),
 ]  # fmt: skip
 
 

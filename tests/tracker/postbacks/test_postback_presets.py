@@ -47,10 +47,11 @@ def test_template_sends_only_parameters_the_preset_reads(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "install", "click", "units"),
     [
-        ("appsflyer", TimeFormat.EPOCH_S, TimeFormat.EPOCH_S, "major"),
+        # AppsFlyer's click-ts arrives as a UTC datetime (older templates: epoch seconds)
+        ("appsflyer", TimeFormat.EPOCH_S, TimeFormat.AUTO, "major"),
         ("adjust", TimeFormat.EPOCH_S, TimeFormat.EPOCH_S, "major"),
         ("branch", TimeFormat.EPOCH_MS, TimeFormat.EPOCH_MS, "major"),
-        ("kochava", TimeFormat.EPOCH_S, TimeFormat.EPOCH_S, "major"),
+        ("kochava", TimeFormat.AUTO, TimeFormat.AUTO, "major"),  # unit not documented
         ("generic", TimeFormat.EPOCH_MS, TimeFormat.EPOCH_MS, "major"),
     ],
 )
@@ -65,6 +66,7 @@ def test_time_formats_and_revenue_units(
 
 def test_appsflyer_event_time_is_a_utc_datetime() -> None:
     assert PRESETS["appsflyer"].time_format("event_time") is TimeFormat.DATETIME_UTC
+    assert PRESETS["kochava"].time_format("event_time") is TimeFormat.AUTO
 
 
 def test_install_event_names() -> None:
@@ -81,8 +83,54 @@ def test_appsflyer_published_ranges_and_auth_defaults() -> None:
     assert "45.92.120.0" not in appsflyer.ip_ranges
     assert appsflyer.auth_token_param == "token"
     assert PRESETS["generic"].auth_signature_header == "X-Partnerstream-Signature"
-    for name in ("adjust", "branch", "kochava", "generic"):
+    for name in ("adjust", "kochava", "generic"):
         assert len(PRESETS[name].ip_ranges) == 0
+
+
+def test_branch_published_postback_server_addresses() -> None:
+    """The 22 single addresses of Branch's webhooks-for-developers allowlist section."""
+    branch = PRESETS["branch"].ip_ranges
+    assert len(branch) == 22
+    assert all(cidr.endswith("/32") for cidr in branch.cidrs)
+    assert "52.43.119.253" in branch
+    assert "35.160.133.187" in branch
+    assert "52.43.119.254" not in branch
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_templates_point_at_the_collector_route(name: str) -> None:
+    assert PRESETS[name].template.startswith(f"https://{{collector}}/v1/postback/{name}?")
+
+
+# Macro spellings each vendor documents (see the sources in presets.yaml): the shipped
+# template must use them, not near misses (the former Branch ${(user_data.app_identifier)!},
+# AppsFlyer (idfv) or an epoch-read (click-ts)).
+DOCUMENTED_MACROS = {
+    "appsflyer": ["(idfa)", "(advertiserId)", "(android-id)", "(app-id)", "(ip)", "(campaign)",
+                  "(install-unix-ts)", "(click-ts)", "(vendorId)", "(event-name)",
+                  "(orig-monetary)", "(currency)", "(timestamp)"],
+    "adjust": ["{label}", "{idfa}", "{gps_adid}", "{idfv}", "{activity_kind}", "{event}",
+               "{event_name}", "{revenue_float}", "{currency}", "{installed_at}",
+               "{click_time}", "{created_at}", "{ip_address}", "{app_id}", "{os_name}",
+               "{network_name}", "{campaign_name}", "{android_id}"],
+    "branch": ["${(name)!}", "${(id)!}", "${(event_timestamp)!}",
+               "${(last_attributed_touch_timestamp)!}", "${(user_data.aaid)!}",
+               "${(user_data.idfa)!}", "${(user_data.idfv)!}", "${(user_data.android_id)!}",
+               "${(user_data.ip)!}", "${(user_data.os)!}", "${(user_data.developer_identity)!}",
+               "${(event_data.revenue)!}", "${(event_data.currency)!}",
+               "${(event_data.transaction_id)!}", "${(bundle.ios.bundle_id)!}",
+               "${(bundle.android.package_name)!}",
+               "${(last_attributed_touch_data.~campaign_id)!}",
+               "${(last_attributed_touch_data.~secondary_publisher)!}"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_MACROS))
+def test_templates_use_the_documented_macro_spellings(name: str) -> None:
+    macros = {macro for _, macro in template_pairs(PRESETS[name])}
+    assert set(DOCUMENTED_MACROS[name]) <= macros
+    assert not macros & {"${(user_data.app_identifier)!}", "(idfv)", "(platform)",
+                         "(event_id)", "(af_order_id)"}  # fmt: skip
 
 
 def _valid() -> dict[str, Any]:
