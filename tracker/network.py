@@ -18,6 +18,7 @@ list of thousands of ranges) into sorted integer intervals searched by bisection
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,14 +49,26 @@ def parse_ip(value: str | IPAddress | None) -> IPAddress | None:
     if value is None:
         return None
     if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            text = text[1:-1]
-        text = text.partition("%")[0]
-        try:
-            value = ipaddress.ip_address(text)
-        except ValueError:
-            return None
+        return _parse_ip_text(value)
+    return _unwrapped(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_ip_text(value: str) -> IPAddress | None:
+    """``parse_ip`` of a text, remembered: a postback parses its sender's and its device's
+    address up to three times (allowlist, data-centre list, anonymisation), and a few senders
+    send most requests; address objects are immutable, so sharing them is safe."""
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    text = text.partition("%")[0]
+    try:
+        return _unwrapped(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _unwrapped(value: IPAddress) -> IPAddress:
     if isinstance(value, ipaddress.IPv6Address):
         if value.scope_id is not None:
             value = ipaddress.IPv6Address(value.packed)

@@ -132,3 +132,13 @@ def test_membership_matches_a_linear_scan(
 def test_bad_networks_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid network"):
         NetworkSet.compile([bad])
+
+
+def test_parsed_addresses_are_remembered_and_equal_to_fresh_ones() -> None:
+    from tracker.network import parse_ip
+
+    for text in ("81.2.69.142", " ::ffff:81.2.69.142 ", "[2001:db8::1]", "fe80::1%eth0", "nope"):
+        first, again = parse_ip(text), parse_ip(text)
+        assert first is again  # the same (immutable) object: parsed once
+    assert parse_ip("::ffff:81.2.69.142") == parse_ip("81.2.69.142")
+    assert parse_ip("nope") is None
