@@ -29,8 +29,7 @@ def dense_codes(values: I64) -> tuple[I64, I64]:
     if high - low < max(_TABLE_SLOTS_PER_ROW * n, 1 << 16):
         base = low if low < 0 or low > n else 0  # small non-negative ids index the table as is
         index = values - base if base else values
-        present = np.zeros(high - base + 1, np.bool_)
-        present[index] = True
+        present = np.bincount(index, minlength=high - base + 1) > 0
         code_of = np.cumsum(present, dtype=np.int64)
         code_of -= 1
         return np.flatnonzero(present).astype(np.int64) + base, code_of[index]

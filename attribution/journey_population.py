@@ -56,9 +56,7 @@ def population_from_touches(
     winner = install_winners(paths, conversions.click_id[paths.conversion_index], touches.touch_id)
     won = np.flatnonzero((winner >= 0) & counted)
     won_touch = paths.touch_index[winner[won]]
-    heir_touch_id, heir_partner = inherited_touches(
-        paths, winner, touches.touch_id, touches.partner_id, prior
-    )
+    heir_touch_id, _ = inherited_touches(paths, winner, touches.touch_id, touches.partner_id, prior)
     heirs = np.flatnonzero((heir_touch_id != 0) & counted)
     from_new = paths.inherited_row[heirs]  # no prior: every heir inherits from a new install
     heir_touch = paths.touch_index[winner[from_new]]
@@ -81,12 +79,11 @@ def population_from_touches(
     lengths = np.concatenate([length[path_rows], np.ones(n_single, np.int64), per_key])
     offsets = np.zeros(lengths.shape[0] + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    partner = touches.partner_id
+    # An heir's step is its install's winning touch (no prior batch here): one gather for all.
+    steps = np.concatenate([path_touch, won_touch, heir_touch, free_touch])
     return JourneyPaths(
         offsets=offsets,
-        partner_ids=np.concatenate(
-            [partner[path_touch], partner[won_touch], heir_partner[heirs], partner[free_touch]]
-        ),
+        partner_ids=touches.partner_id[steps],
         converted=np.arange(lengths.shape[0]) < n_path + n_single,
         value=np.concatenate(
             [revenue[path_rows], revenue[won], revenue[heirs], np.zeros(n_free, np.int64)]

@@ -6,10 +6,12 @@ of the identity, hence two different pairs share a key only if their advertisers
 callers check that (one comparison per row) and, in the astronomically rare case it happens,
 fall back to exact dense ranks of the pairs (`exact_group_keys`).
 
-`sort_by_group_time` orders rows by (group, time, tiebreak): a stable radix sort of the group
-keys (linear; it keeps each group in input order, which for a time-ordered stream is time
-order), a sort of only the groups whose composite keys `rank << shift | time` are not in order
-yet (found in one pass), then a small fix-up of the rare exact ties by `tiebreak`.
+`sort_by_group_time` orders rows by (group, time, tiebreak): a stable sort of the group keys
+(`attribution.packed_sort`: one `numpy.sort` of packed keys; it keeps each group in input
+order, which for a time-ordered stream is time order), a sort of only the groups whose
+composite keys `group field << shift | time` are not in order yet (found in one pass), then a
+small fix-up of the rare exact ties by `tiebreak`. The group field is the group's rank or,
+when the group keys span few enough bits (small ids), the key itself less the smallest one.
 The sorted composite keys are kept: `searchsorted` on them finds, for any (group, time), the
 first row of that group at or after that time.
 """
@@ -17,6 +19,7 @@ first row of that group at or after that time.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +27,7 @@ from numpy.typing import NDArray
 
 from attribution.columns import I64
 from attribution.errors import InvalidInputError
+from attribution.packed_sort import sort_by_leading_bits, stable_argsort
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -50,20 +54,42 @@ def exact_group_keys(advertiser_ids: list[I64], identities: list[I64]) -> list[I
     return [ranks[a:b] for a, b in itertools.pairwise(bounds)]
 
 
+class KeyFilter:
+    """A semi-join filter: `may_hold(keys)` is True for every wanted key, False for most others.
+
+    A bitmap of about 8 bits per wanted key, indexed by a multiplicative hash of the key: no
+    wanted key is missed, and about 1 other key in 10 gets through. The bits are packed 8 to a
+    byte, so that the bitmap of a million keys (1 MiB) stays in the CPU cache.
+    """
+
+    __slots__ = ("_bits", "_table")
+
+    def __init__(self, wanted: I64) -> None:
+        self._bits = max(wanted.shape[0].bit_length() + 3, 10)
+        present = np.zeros(1 << self._bits, np.bool_)
+        present[_bucket(wanted, self._bits)] = True
+        self._table = np.packbits(present, bitorder="little")
+
+    def may_hold(self, keys: I64) -> NDArray[np.bool_]:
+        bucket = _bucket(keys, self._bits)
+        byte = self._table[bucket >> np.uint64(3)]
+        bucket &= np.uint64(7)
+        byte >>= bucket.astype(np.uint8)
+        byte &= np.uint8(1)
+        held: NDArray[np.bool_] = byte.view(np.bool_)
+        return held
+
+
 def rows_maybe_in(keys: I64, wanted: I64) -> NDArray[np.intp] | None:
     """Rows whose key may be one of `wanted` (all of those, and a few others), in order.
 
-    A semi-join through a bitmap of about 8 bits per wanted key, indexed by a multiplicative
-    hash of the key: no key of `wanted` is missed, and about 1 other row in 10 gets through.
-    `None` when that would keep most rows anyway (the caller then takes every row).
+    A semi-join through a `KeyFilter`. `None` when that would keep most rows anyway (the caller
+    then takes every row).
     """
     n = keys.shape[0]
     if n < 2 * wanted.shape[0]:
         return None
-    bits = max(wanted.shape[0].bit_length() + 3, 10)
-    table = np.zeros(1 << bits, np.bool_)
-    table[_bucket(wanted, bits)] = True
-    kept = np.flatnonzero(table[_bucket(keys, bits)])
+    kept = np.flatnonzero(KeyFilter(wanted).may_hold(keys))
     return kept if kept.shape[0] < n * 0.8 else None
 
 
@@ -76,13 +102,17 @@ def _bucket(keys: I64, bits: int) -> NDArray[np.uint64]:
 @dataclass(frozen=True, slots=True)
 class GroupTimeOrder:
     order: NDArray[np.intp]  # sorted position -> input row
-    keys: I64  # sorted composite keys: group rank << shift | (time - time_base)
+    keys: I64  # sorted composite keys: group field << shift | (time - time_base)
     group_values: I64  # distinct group keys, ascending (index = group rank)
     group_starts: I64  # first sorted position of each group rank
     shift: int
     time_base: int
     time_end: int  # one past the latest time: a query time at or beyond it sorts after every row
     duplicates: NDArray[np.intp]  # sorted positions equal to their predecessor in every key
+    in_input_order: bool = False  # `order` is every row in input order (0, 1, 2, ...)
+    # The group field of the keys: the group rank (None) or, when the group keys span few
+    # enough bits, the group key less this base (queries then need no rank).
+    key_base: int | None = None
 
     def ranks_of(self, group: I64) -> I64:
         """Group rank of each query key, -1 when no row has that key."""
@@ -93,38 +123,59 @@ class GroupTimeOrder:
 
     def first_at_or_after(self, rank: I64, time: I64) -> I64:
         """For each (rank >= 0, time): first sorted position in that group with time >= it."""
+        if self.key_base is not None:
+            rank = self.group_values[rank] - self.key_base
         part = np.clip(time, self.time_base, self.time_end) - self.time_base
-        return np.searchsorted(self.keys, (rank << self.shift) | part).astype(np.int64)
+        found: I64 = np.searchsorted(self.keys, (rank << self.shift) | part)
+        return found
+
+    def ranges_of(self, group: I64, start: I64, end: I64) -> tuple[I64, I64]:
+        """For each query (group key, start, end), the sorted positions [lo, lo + count) of the
+        rows of that group with start <= time < end (count 0 when it has no row there).
+
+        Only when `key_base` is set: the queries' keys then need no rank."""
+        assert self.key_base is not None
+        outside = (group < self.key_base) | (group > self.group_values[-1])
+        field = group - self.key_base  # wraps outside the span: those are masked below
+        field <<= self.shift
+        lo = np.clip(start, self.time_base, self.time_end)
+        lo -= self.time_base
+        lo |= field
+        lo = np.searchsorted(self.keys, lo)
+        count = np.clip(end, self.time_base, self.time_end)
+        count -= self.time_base
+        count |= field
+        count = np.searchsorted(self.keys, count)
+        count -= lo
+        np.maximum(count, 0, out=count)
+        count[outside] = 0
+        return lo, count
 
 
-def _group_rows(group: I64) -> tuple[NDArray[np.int64] | None, I64]:
+def _group_rows(group: I64) -> tuple[NDArray[np.intp] | None, I64]:
     """Rows grouped by key, ascending, in their input order inside a group: (rows, keys).
 
     Rows already in key order (a table sorted upstream) are returned as they are (`None`:
-    every row, in place). Otherwise a stable radix sort (numpy's, on 16-bit digits) by the
-    32 high bits of the key, two passes: linear in the rows, and it keeps each group in input
-    order (a time-ordered stream stays so inside each group). Distinct keys that share their
-    high bits end up interleaved in one run; those (rare) runs are then ordered by the full
-    key, stably.
+    every row, in place). Otherwise one stable sort by the leading bits of the key
+    (`attribution.packed_sort`): it keeps each group in input order (a time-ordered stream
+    stays so inside each group). Distinct keys that differ only in the dropped low bits may
+    end up interleaved in one run; those (rare) runs are then ordered by the full key, stably.
     """
     if _non_decreasing(group):
         return None, group
-    flipped = group.view(np.uint64) ^ np.uint64(1 << 63)  # signed order as unsigned
-    digit = flipped >> np.uint64(32)
-    by_low = np.argsort(digit.astype(np.uint16), kind="stable")
-    digit >>= np.uint64(16)
-    rows = by_low[np.argsort(digit.astype(np.uint16)[by_low], kind="stable")]
+    rows, leading, dropped = sort_by_leading_bits(group)
     grouped = group[rows]
-    high = grouped >> 32
-    new_high = high[1:] != high[:-1]
-    new_key = grouped[1:] != grouped[:-1]
-    shared = new_key & ~new_high
+    if dropped == 0:
+        return rows, grouped
+    new_leading = leading[1:] != leading[:-1]
+    shared = grouped[1:] != grouped[:-1]
+    shared &= ~new_leading
     if bool(shared.any()):
-        run_starts = np.flatnonzero(new_high) + 1
+        run_starts = np.flatnonzero(new_leading) + 1
         run = np.unique(np.searchsorted(run_starts, np.flatnonzero(shared) + 1, side="right"))
         bounds = np.concatenate([[0], run_starts, [group.shape[0]]])
         at = expand_ranges(bounds[run], bounds[run + 1] - bounds[run], step=1)
-        by_key = np.argsort(grouped[at], kind="stable")
+        by_key = stable_argsort(grouped[at])
         rows[at], grouped[at] = rows[at][by_key], grouped[at][by_key]
     return rows, grouped
 
@@ -132,9 +183,11 @@ def _group_rows(group: I64) -> tuple[NDArray[np.int64] | None, I64]:
 def expand_ranges(value: I64, count: I64, *, step: int) -> I64:
     """`value[j] + step * i` for i in range(count[j]), for every j in turn (one flat array).
 
-    Built as the running sum of an array of `step`s whose first entry of each run jumps to
-    the run's value: one allocation, no `repeat`.
+    With `step` 0 a `repeat`; otherwise the running sum of an array of `step`s whose first
+    entry of each run jumps to the run's value: one allocation.
     """
+    if step == 0:
+        return np.repeat(value, count).astype(np.int64, copy=False)
     total = int(count.sum())
     out = np.full(total, step, np.int64)
     if total == 0:
@@ -155,9 +208,15 @@ def _non_decreasing(values: I64) -> bool:
 
 
 def sort_by_group_time(
-    group: I64, time: I64, tiebreak: I64, advertiser_id: I64 | None = None
+    group: I64,
+    time: I64,
+    tiebreak: I64 | Callable[[NDArray[np.intp]], I64],
+    advertiser_id: I64 | None = None,
 ) -> GroupTimeOrder:
     """Order rows by (group, time, tiebreak); checks advertisers match inside groups if given.
+
+    `tiebreak` may be a function giving the tiebreak of some rows: it is only needed for rows
+    tied in (group, time), usually few.
 
     Inside each group rows stay in input order, which for a time-ordered stream is time
     order already: one pass finds the groups that are not, and only those are sorted.
@@ -166,7 +225,7 @@ def sort_by_group_time(
     if n == 0:
         empty = np.zeros(0, np.int64)
         none = np.zeros(0, np.intp)
-        return GroupTimeOrder(none, empty, empty, empty, 0, 0, 0, none)
+        return GroupTimeOrder(none, empty, empty, empty, 0, 0, 0, none, in_input_order=True)
     first, grouped = _group_rows(group)
     new = np.empty(n, np.bool_)
     new[0] = True
@@ -180,18 +239,27 @@ def sort_by_group_time(
     shift = (time_end - time_base + 1).bit_length()
     if len(starts).bit_length() + shift > 63:
         raise InvalidInputError("timestamps span too wide a range to order them in one key")
-    composite = np.zeros(n, np.int64)  # the group rank of each row, shifted
-    composite[starts[1:]] = 1 << shift
-    np.cumsum(composite, out=composite)  # (a cumsum of int64 is much faster than of bool)
+    key_base: int | None = int(grouped[0])
+    if (int(grouped[-1]) - int(grouped[0])).bit_length() + shift <= 63:
+        composite = grouped - grouped[0]  # the group key itself, less the smallest
+        composite <<= shift
+    else:
+        key_base = None
+        composite = np.zeros(n, np.int64)  # the group rank of each row, shifted
+        composite[starts[1:]] = 1 << shift
+        np.cumsum(composite, out=composite)  # (a cumsum of int64 is much faster than of bool)
     composite |= (time if first is None else time[first]) - time_base
-    order: NDArray[np.int64] = np.arange(n, dtype=np.int64) if first is None else first
+    order: NDArray[np.intp] = np.arange(n, dtype=np.intp) if first is None else first
     keys = composite
+    in_input_order = first is None
     decreasing = keys[1:] < keys[:-1]
     if bool(decreasing.any()):  # only the groups holding rows out of time order are re-sorted
-        bad = np.unique(keys[1:][decreasing] >> shift)
+        bad = np.searchsorted(starts, np.flatnonzero(decreasing) + 1, side="right") - 1
+        bad = bad[np.concatenate([[True], bad[1:] != bad[:-1]])]  # non-decreasing: unique
         ends = np.append(starts[1:], n)
         at = expand_ranges(starts[bad], ends[bad] - starts[bad], step=1)
-        resort = np.argsort(keys[at], kind="stable")
+        resort = stable_argsort(keys[at])
+        in_input_order = False
         order[at], keys[at] = order[at][resort], keys[at][resort]
     ties = keys[1:] == keys[:-1]
     duplicates = np.zeros(0, np.intp)
@@ -200,8 +268,10 @@ def sort_by_group_time(
         in_tie[1:] |= ties
         in_tie[:-1] |= ties
         at = np.flatnonzero(in_tie)
-        order[at] = order[at][np.lexsort((tiebreak[order[at]], keys[at]))]
-        tied_breaks = tiebreak[order[at]]
+        breaks = tiebreak(order[at]) if callable(tiebreak) else tiebreak[order[at]]
+        by_break = np.lexsort((breaks, keys[at]))
+        order[at], tied_breaks = order[at][by_break], breaks[by_break]
+        in_input_order = False
         same = (keys[at][1:] == keys[at][:-1]) & (tied_breaks[1:] == tied_breaks[:-1])
         duplicates = at[1:][same].astype(np.intp)
     return GroupTimeOrder(
@@ -213,4 +283,6 @@ def sort_by_group_time(
         time_base=time_base,
         time_end=time_end,
         duplicates=duplicates,
+        in_input_order=in_input_order,
+        key_base=key_base,
     )

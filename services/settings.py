@@ -114,7 +114,7 @@ class CollectorSettings(StoreSettings, KafkaSettings, RegistrySettings):
 
 class AttributorSettings(StoreSettings, KafkaSettings, RegistrySettings):
     consumer_group: str = "partnerstream-attributor"
-    batch_max_records: int = Field(20_000, ge=1)
+    batch_max_records: int = Field(50_000, ge=1)
     batch_max_ms: int = Field(250, ge=1)
     click_lookback_days: int = Field(30, ge=1)
     impression_lookback_hours: int = Field(24, ge=1)

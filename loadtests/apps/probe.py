@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,14 @@ def probe_router(app: FastAPI, settings: StoreSettings) -> APIRouter:
         return {"found": await asyncio.to_thread(found, wanted) if wanted else {}}
 
     @router.get("/attributor")
-    async def attributor() -> dict[str, float]:
+    async def attributor() -> dict[str, Any]:
         registry = app.state.attributor.metrics.registry
+        store_calls = getattr(app.state.attributor.sink, "client_cpu_seconds", None)
         return {
+            # for the drain's CPU split (bench_e2e.drain_rate): which threads are Python's,
+            # and the CPU they spent inside the ClickHouse client's calls (embedded chDB work)
+            "python_threads": [t.native_id for t in threading.enumerate()],
+            "store_call_cpu_s": store_calls() if store_calls is not None else 0.0,
             "rows_events": _sample(
                 registry, "partnerstream_rows_written_total", {"table": "events"}
             ),

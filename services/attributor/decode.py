@@ -106,6 +106,7 @@ class DecodedBatch:
     names: dict[int, str] = field(default_factory=dict)  # hash -> string, for output
     _hashes: dict[str, I64] = field(default_factory=dict)
     _view: EventColumns | None = None
+    _installs: NDArray[np.bool_] | None = None
 
     @property
     def size(self) -> int:
@@ -134,6 +135,29 @@ class DecodedBatch:
             hashes = self._hashes[name] = hash_column(self.arrays[name], self.names)
         return hashes
 
+    def installs(self) -> NDArray[np.bool_]:
+        """For each row, whether it is an install (`type` "install")."""
+        if self._installs is None:
+            is_install = pc.equal(self.arrays["type"], INSTALL)
+            self._installs = is_install.to_numpy(zero_copy_only=False).astype(np.bool_)
+        return self._installs
+
+    def post_install_rows(self) -> list[int]:
+        """The conversion rows that name their install (`install_id`) and are not installs:
+        in-app events the attributor may credit from their install's credits."""
+        rows = np.asarray(self.conversion_rows, np.intp)
+        names = pc.not_equal(self.arrays["install_id"], "").to_numpy(zero_copy_only=False)
+        return rows[names[rows] & ~self.installs()[rows]].tolist()  # type: ignore[no-any-return]
+
+    def network_install_rows(self) -> list[int]:
+        """The install rows that name a partner and a `source` (candidates for installs a
+        network attributed itself, such as Apple's postbacks)."""
+        rows = np.asarray(self.conversion_rows, np.intp)
+        named = pc.and_(
+            pc.not_equal(self.arrays["partner_id"], ""), pc.not_equal(self.arrays["source"], "")
+        ).to_numpy(zero_copy_only=False)
+        return rows[named[rows] & self.installs()[rows]].tolist()  # type: ignore[no-any-return]
+
     def pylist(self, name: str) -> list[Any]:
         """One column as Python values (times in epoch milliseconds)."""
         numeric = {"ts": self.ts_ms, "ts_ms": self.ts_ms, "received_at": self.received_ms,
@@ -150,14 +174,18 @@ class DecodedBatch:
 def decode_records(records: Sequence[Record]) -> DecodedBatch:
     """Decode a micro-batch; undecodable records are returned in `rejected`, never dropped."""
     rejected: dict[int, str] = {}
+    values = [r.value for r in records]
     with gc_paused():
-        events, parsed = _parse(records, rejected)
+        events, parsed = _parse(values, rejected)
         kept, structs, refused = struct_rows(events)
         for j, why in refused.items():
             rejected[parsed[j]] = why
-        rows = [parsed[j] for j in kept]  # record index of each struct row
-        events = [events[j] for j in kept]
-        batch, refused_rows = _columns(structs, [records[i] for i in rows], events)
+        rows = parsed if len(kept) == len(parsed) else [parsed[j] for j in kept]
+        if len(kept) < len(events):
+            events = [events[j] for j in kept]
+        picked = records if len(rows) == len(records) else [records[i] for i in rows]
+        payload = binary_column(values if picked is records else [r.value for r in picked])
+        batch, refused_rows = _columns(structs, picked, events, payload)
         del events  # freed here, by reference counting (parsed JSON holds no cycles)
     for j, why in refused_rows.items():
         rejected[rows[j]] = why
@@ -171,17 +199,17 @@ def decode_records(records: Sequence[Record]) -> DecodedBatch:
     return batch
 
 
-def _parse(records: Sequence[Record], rejected: dict[int, str]) -> tuple[list[Any], list[int]]:
+def _parse(values: Sequence[bytes], rejected: dict[int, str]) -> tuple[list[Any], list[int]]:
     """(parsed JSON values, the index of each one's record)."""
     loads = orjson.loads
     try:
-        return [loads(r.value) for r in records], list(range(len(records)))
+        return [loads(v) for v in values], list(range(len(values)))
     except orjson.JSONDecodeError:
         pass
     events, parsed = [], []
-    for i, record in enumerate(records):
+    for i, value in enumerate(values):
         try:
-            events.append(loads(record.value))
+            events.append(loads(value))
         except orjson.JSONDecodeError as exc:
             rejected[i] = str(exc)
             continue
@@ -190,7 +218,7 @@ def _parse(records: Sequence[Record], rejected: dict[int, str]) -> tuple[list[An
 
 
 def _columns(
-    structs: pa.StructArray, records: list[Record], events: list[Any]
+    structs: pa.StructArray, records: Sequence[Record], events: Sequence[Any], payload: pa.Array
 ) -> tuple[DecodedBatch, dict[int, str]]:
     """The batch's columns from well-typed events (`structs`, and `events` as parsed); {row:
     why} for rows that are still not events (no id or type, a bad time, a revenue that is
@@ -248,7 +276,7 @@ def _columns(
         "kafka_topic": pa.array([r.topic for r in records], pa.string()),
         "kafka_partition": pa.array([r.partition for r in records], pa.int32()),
         "kafka_offset": pa.array([r.offset for r in records], pa.int64()),
-        "payload": binary_column([r.value for r in records]),
+        "payload": payload,
     }
     flags = np.where(is_bot.to_numpy(zero_copy_only=False), np.uint8(TouchFlag.BOT), np.uint8(0))
     fraud = pc.greater(pc.list_value_length(fraud_flags), 0).to_numpy(zero_copy_only=False)
@@ -272,7 +300,7 @@ def _columns(
     return batch, refused
 
 
-def _revenue(structs: pa.StructArray, events: list[Any]) -> tuple[I64, dict[int, str]]:
+def _revenue(structs: pa.StructArray, events: Sequence[Any]) -> tuple[I64, dict[int, str]]:
     """`revenue` (else `amount`, else 0) in integer minor units; Arrow took integral floats
     too, so the rows that carry money are checked as parsed (conversions and reversals)."""
     money = pc.or_(structs.field("revenue").is_valid(), structs.field("amount").is_valid())
@@ -350,7 +378,7 @@ def touches_of(batch: DecodedBatch) -> Touches:
 
 def conversions_of(batch: DecodedBatch) -> Conversions:
     rows = np.asarray(batch.conversion_rows, np.intp)
-    installs = (pc.equal(batch.arrays["type"], INSTALL).to_numpy(zero_copy_only=False))[rows]
+    installs = batch.installs()[rows]
     if installs.any():
         batch.names[INSTALL_EVENT] = INSTALL
     return Conversions(

@@ -29,7 +29,16 @@ assigned partitions: its clock is the newest receive time in `events`, clicks ar
 hour there, installs from their credits joined to their events (an install whose event row is
 not written yet is replayed and counted then). Flagged touches are read back from
 `attribution_credits` over the retention, from every partition (an install's in-app events
-may live in another one). So the next installs are judged as an uninterrupted run would.
+may live in another one). An install replayed after a crash that fell between the credits
+insert and the events insert (credits stored, event not) is counted again but not judged
+again: the stored verdict stands, whatever the rebuilt counts would say now.
+
+What a restart does not reproduce exactly: an install is judged against the counts of what
+was consumed before its batch, and a restart cuts the stream into other batches (as the
+linger time already does), so the verdict of an install near a partner's threshold crossing
+can differ from an uninterrupted run's. Every verdict is still made once and stored once;
+tests/services/attributor/test_crash_safety.py kills the attributor with detection on and a
+flooder in the stream.
 
 The counts are those of the partitions an instance holds: partitions split journeys by
 visitor, so ratios and CTIT shapes are the same, but `min_clicks` / `min_installs` are met
@@ -43,12 +52,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
-from attribution.columns import Credits, Model
+from attribution.columns import Credits, Model, TouchFlag
 from attribution.ids import NONE_ID
 from services.attributor.decode import DecodedBatch
 from services.attributor.metrics import AttributorMetrics
@@ -59,6 +69,7 @@ from tracker.postbacks.flooding import FloodLedger, FloodRules, Key
 from tracker.postbacks.fraud import CLICK_FLOODING, HOUR_MS, FloodThresholds
 
 log = logging.getLogger("partnerstream.attributor")
+TOUCH_CLICK = 1  # DecodedBatch.codes of a click
 
 PARTITIONS = "kafka_topic = {topic:String} AND kafka_partition IN {parts:Array(Int32)}"
 NEWEST_QUERY = (
@@ -80,6 +91,10 @@ INSTALLS_QUERY = (
     "FROM events WHERE " + PARTITIONS + " AND type = 'install' "
     "AND received_at >= fromUnixTimestamp64Milli({since:Int64})) AS e "
     "ON e.event_id = c.conversion_id"
+)  # fmt: skip
+WRITTEN_QUERY = (
+    "SELECT kafka_partition, max(kafka_offset) FROM attribution_credits WHERE " + PARTITIONS
+    + " GROUP BY kafka_partition"
 )  # fmt: skip
 FLAGGED_QUERY = (
     "SELECT touch_key, max(toUnixTimestamp64Milli(conversion_ts)) FROM attribution_credits "
@@ -104,10 +119,13 @@ def flood_rules(settings: AttributorSettings) -> FloodRules | None:
     )
 
 
-class _InstallCredit(NamedTuple):
-    credit: int  # row in the credits
-    row: int  # row of the install in the decoded batch
-    key: Key  # (advertiser, credited partner)
+class _InstallCredits(NamedTuple):
+    """The credit rows of a batch's installs that name a touch of ours, column by column."""
+
+    credit: NDArray[np.intp]  # row in the credits
+    row: NDArray[np.intp]  # row of the install in the decoded batch
+    key: NDArray[np.intp]  # index into `keys`
+    keys: list[Key]  # the distinct (advertiser, credited partner), in order of appearance
 
 
 class FloodStage:
@@ -131,6 +149,9 @@ class FloodStage:
         self.flooding_partners: set[Key] = set()  # judged flooding at their last install
         self._flagged: dict[int, int] = {}  # touch key -> conversion ts (ms) that flagged it
         self._sorted: NDArray[np.int64] = np.zeros(0, np.int64)
+        # (topic, partition) -> highest source offset with credits in the store when the
+        # partitions were assigned: installs up to it were judged before (see `observe`)
+        self._judged: dict[tuple[str, int], int] = {}
 
     # -- what is flagged -------------------------------------------------------------------
     def remember(self, touch_key: int, ts_ms: int) -> None:
@@ -179,61 +200,109 @@ class FloodStage:
         the touches of flooding partners), then count the batch's clicks and installs."""
         if self.ledger is None:
             return
-        cols = decoded.events
         credited = self._install_credits(decoded, credits, names)
-        verdicts: dict[Key, bool] = {}
-        for c in credited:
-            if c.key not in verdicts:
-                verdicts[c.key] = self.ledger.flooding(c.key)
-                self._log_change(c.key, verdicts[c.key])
-            if verdicts[c.key]:
-                self.remember(int(credits.touch_id[c.credit]), cols["ts_ms"][c.row])
-        kind, bot, adv, partner, received = (
-            cols[c] for c in ("type", "is_bot", "advertiser_id", "partner_id", "received_at")
-        )
-        clicks = [r for r in decoded.touch_rows if kind[r] == "click" and not bot[r] and partner[r]]
-        self.ledger.add_clicks(
-            [(adv[r], partner[r]) for r in clicks], [received[r] for r in clicks]
-        )
+        verdicts = np.zeros(len(credited.keys), np.bool_)
+        for i, key in enumerate(credited.keys):
+            verdicts[i] = self.ledger.flooding(key)
+            self._log_change(key, bool(verdicts[i]))
+        flagged = verdicts[credited.key] & ~self._judged_before(decoded, credited.row)
+        touches = credits.touch_id[credited.credit[flagged]].tolist()
+        for touch, ts in zip(touches, decoded.ts_ms[credited.row[flagged]].tolist(), strict=True):
+            self.remember(touch, ts)
+        self._count_clicks(decoded)
         counted = self._last_touches(credited, credits)
+        rows = credited.row[counted]
+        ctit = decoded.arrays["ctit_seconds"].take(pa.array(rows, pa.int64())).to_pylist()
         self.ledger.add_installs(
-            [c.key for c in counted],
-            [received[c.row] for c in counted],
-            [cols["ctit_seconds"][c.row] for c in counted],
+            [credited.keys[k] for k in credited.key[counted].tolist()],
+            decoded.received_ms[rows].tolist(),
+            ctit,
         )
-        kept = decoded.touch_rows + decoded.conversion_rows + decoded.reversal_rows
-        if kept and self.ledger.advance(max(received[r] for r in kept)):
+        kept = np.concatenate(
+            [np.asarray(r, np.intp) for r in (decoded.touch_rows, decoded.conversion_rows,
+                                              decoded.reversal_rows)]
+        )  # fmt: skip
+        if kept.shape[0] and self.ledger.advance(int(decoded.received_ms[kept].max())):
             self._evict()
+
+    def _judged_before(self, decoded: DecodedBatch, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Rows replayed after a crash between the credits insert and the events insert: their
+        credits, flagged or not, are stored (the flags were read back by `rebuild`). They are
+        counted again (their event row was not) but not judged again: the counts now may say
+        otherwise, and the stored verdict stands."""
+        done = np.zeros(rows.shape[0], np.bool_)
+        if not self._judged or not rows.shape[0]:
+            return done
+        index = pa.array(rows, pa.int64())
+        topics, parts, offsets = (
+            decoded.arrays[name].take(index).to_pylist()
+            for name in ("kafka_topic", "kafka_partition", "kafka_offset")
+        )
+        for i, (topic, part, offset) in enumerate(zip(topics, parts, offsets, strict=True)):
+            done[i] = offset <= self._judged.get((topic, part), -1)
+        return done
+
+    def _count_clicks(self, decoded: DecodedBatch) -> None:
+        """The batch's non-bot clicks that name a partner, counted per (advertiser, partner)
+        and hour of receive time (the ledger counts by the hour)."""
+        assert self.ledger is not None
+        touches = np.asarray(decoded.touch_rows, np.intp)
+        partner = decoded.hashed("partner_id")
+        is_click = (decoded.codes[touches] == TOUCH_CLICK) & (partner[touches] != 0)
+        clicks = touches[is_click & (decoded.flags[touches] & TouchFlag.BOT == 0)]
+        if not clicks.shape[0]:
+            return
+        hours = decoded.received_ms[clicks] // HOUR_MS
+        adv = decoded.hashed("advertiser_id")[clicks]
+        first, counts = _groups(adv, partner[clicks], hours)
+        text = decoded.names.get
+        self.ledger.add_clicks(
+            [(text(a, ""), text(p, "")) for a, p in zip(adv[first].tolist(),
+                                                        partner[clicks][first].tolist(),
+                                                        strict=True)],
+            (hours[first] * HOUR_MS).tolist(),
+            counts.tolist(),
+        )  # fmt: skip
 
     @staticmethod
     def _install_credits(
         decoded: DecodedBatch, credits: Credits, names: Mapping[int, str]
-    ) -> list[_InstallCredit]:
+    ) -> _InstallCredits:
         """The credit rows of the batch's installs that name a touch of ours."""
-        cols = decoded.events
-        kind, keys, adv = cols["type"], cols["event_key"], cols["advertiser_id"]
-        installs = {keys[r]: r for r in decoded.conversion_rows if kind[r] == "install"}
-        if not installs or not len(credits):
-            return []
-        columns = (credits.conversion_id, credits.touch_id, credits.partner_id)
-        return [
-            _InstallCredit(i, installs[k], (adv[installs[k]], names.get(p, str(p))))
-            for i, (k, t, p) in enumerate(zip(*(c.tolist() for c in columns), strict=True))
-            if k in installs and t != NONE_ID
-        ]
+        none = np.zeros(0, np.intp)
+        conversions = np.asarray(decoded.conversion_rows, np.intp)
+        installs = conversions[decoded.installs()[conversions]]
+        if not installs.shape[0] or not len(credits):
+            return _InstallCredits(none, none, none, [])
+        keys = decoded.event_keys[installs]
+        order = np.argsort(keys, kind="stable")
+        at = np.minimum(np.searchsorted(keys[order], credits.conversion_id), keys.shape[0] - 1)
+        hit = (keys[order][at] == credits.conversion_id) & (credits.touch_id != NONE_ID)
+        credit = np.flatnonzero(hit)
+        row = installs[order[at[credit]]]
+        adv, partner = decoded.hashed("advertiser_id")[row], credits.partner_id[credit]
+        first, _, key = _groups(adv, partner, inverse=True)
+        by_appearance = np.argsort(first, kind="stable")
+        rank = np.empty_like(by_appearance)
+        rank[by_appearance] = np.arange(by_appearance.shape[0])
+        text = decoded.names.get
+        distinct = [
+            (text(a, ""), names.get(p, str(p)))
+            for a, p in zip(adv[first[by_appearance]].tolist(),
+                            partner[first[by_appearance]].tolist(), strict=True)
+        ]  # fmt: skip
+        return _InstallCredits(credit, row, rank[key], distinct)
 
-    def _last_touches(
-        self, credited: Sequence[_InstallCredit], credits: Credits
-    ) -> list[_InstallCredit]:
-        """Per install, its credit of highest position under the counting model."""
-        best: dict[int, tuple[int, _InstallCredit]] = {}  # install row -> (position, credit)
-        for c in credited:
-            if int(credits.model[c.credit]) != self.count_model:
-                continue
-            position = int(credits.position[c.credit])
-            if c.row not in best or position > best[c.row][0]:
-                best[c.row] = (position, c)
-        return [c for _, c in best.values()]
+    def _last_touches(self, credited: _InstallCredits, credits: Credits) -> NDArray[np.intp]:
+        """Per install, the index (into `credited`) of its credit of highest position under the
+        counting model (the first such credit on a tie)."""
+        mine = np.flatnonzero(credits.model[credited.credit] == self.count_model)
+        position = credits.position[credited.credit[mine]]
+        order = mine[np.lexsort((mine, -position.astype(np.int64), credited.row[mine]))]
+        rows = credited.row[order]
+        firsts = np.ones(order.shape[0], np.bool_)
+        firsts[1:] = rows[1:] != rows[:-1]
+        return order[firsts]
 
     def _log_change(self, key: Key, flooding: bool) -> None:
         assert self.ledger is not None
@@ -269,6 +338,7 @@ class FloodStage:
     def rebuild(self, sink: Sink, topic: str, partitions: Collection[int], now_ms: int) -> None:
         """The ledger for `partitions` and the flagged touches, from the store."""
         self._flagged, self._sorted, self.flooding_partners = {}, np.zeros(0, np.int64), set()
+        self._judged = {}
         for touch, ts in sink.query_rows(FLAGGED_QUERY, {"since": now_ms - self.retention_ms}):
             self.remember(int(touch), int(ts))
         if self.rules is None:
@@ -277,6 +347,7 @@ class FloodStage:
         parts = {"topic": topic, "parts": sorted(partitions)}
         if not parts["parts"]:
             return
+        self._judged = {(topic, int(p)): int(o) for p, o in sink.query_rows(WRITTEN_QUERY, parts)}
         ((count, newest),) = sink.query_rows(NEWEST_QUERY, parts)
         if not int(count):
             return
@@ -299,3 +370,32 @@ class FloodStage:
             [None if c is None else float(c) for *_, c in installs],
         )
         self.flooding_partners = {k for k in ledger.partners() if ledger.flooding(k)}
+
+
+@overload
+def _groups(*columns: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]: ...
+
+
+@overload
+def _groups(
+    *columns: NDArray[np.int64], inverse: bool
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]: ...
+
+
+def _groups(*columns: NDArray[np.int64], inverse: bool = False) -> Any:
+    """Rows grouped by equal values in every column: (first row of each group, rows per
+    group) and, with `inverse`, each row's group. Groups are in sorted order of the keys."""
+    order = np.lexsort(columns[::-1])
+    same = np.ones(order.shape[0], np.bool_)  # as the row before, in every column
+    for column in columns:
+        ordered = column[order]
+        same[1:] &= ordered[1:] == ordered[:-1]
+    starts = ~same
+    starts[:1] = True
+    bounds = np.flatnonzero(starts)
+    counts = np.diff(np.append(bounds, order.shape[0]))
+    if not inverse:
+        return order[bounds], counts
+    group = np.empty(order.shape[0], np.intp)
+    group[order] = np.cumsum(starts) - 1
+    return order[bounds], counts, group

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60)
@@ -61,3 +63,16 @@ class AttributorMetrics:
             ["reason"],
             registry=r,
         )
+
+
+def observe_many(histogram: Histogram, values: NDArray[np.float64]) -> None:
+    """`histogram.observe(v)` for each of `values`, with one update per bucket (a batch holds
+    thousands of conversions; prometheus_client observes one value at a time)."""
+    if not values.shape[0]:
+        return
+    bounds = np.asarray(histogram._upper_bounds, np.float64)  # the last one is +Inf
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    histogram._sum.inc(float(values.sum()))
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=True):
+        if count:
+            bucket.inc(count)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from attribution.columns import Conversions, Credits, Model, concat_rows
 from attribution.contracts import ContractBook
@@ -22,13 +23,19 @@ from attribution.payouts import (
     compute_payouts,
 )
 from services.attributor.rows import (
+    CONVERSION_FIELDS,
     MODEL_IDS,
     MODEL_NAMES,
     ROLE_IDS,
     ROLE_NAMES,
+    SOURCE_FIELDS,
     Columns,
     ConversionInfo,
     conversions_of_infos,
+    info_columns,
+    looked_up,
+    named_column,
+    timestamps_of,
 )
 from services.attributor.sink import Sink
 
@@ -130,11 +137,7 @@ class PayoutStage:
         self.caps = result.paid_so_far
         cols = self.columns(result.payouts, originals, {}, created_at_ms)
         # reversal payouts are written with the reversal record's offsets
-        at = [sources[k] for k in result.payouts.conversion_id.tolist()]
-        cols["kafka_topic"] = [s.kafka_topic for s in at]
-        cols["kafka_partition"] = [s.kafka_partition for s in at]
-        cols["kafka_offset"] = [s.kafka_offset for s in at]
-        return cols
+        return {**cols, **info_columns(result.payouts.conversion_id, sources, SOURCE_FIELDS)}
 
     def models_needed(self) -> set[Model]:
         return contract_models(self.book)
@@ -243,28 +246,33 @@ class PayoutStage:
         installs: Mapping[int, str],
         created_at_ms: int,
     ) -> Columns:
-        keys = payouts.conversion_id.tolist()
-        conv = [infos[k] for k in keys]
-        partners = [self.partner_names.get(p, str(p)) for p in payouts.partner_id.tolist()]
+        """payouts rows, as Arrow columns (each distinct value named once)."""
+        n = len(payouts.conversion_id)
+        keys = payouts.conversion_id
+        conv = info_columns(keys, infos, PAYOUT_CONVERSION_FIELDS)
+        partners = named_column(payouts.partner_id, lambda p: self.partner_names.get(p, str(p)))
         return {
-            "conversion_id": [c.conversion_id for c in conv],
-            "install_id": [installs.get(k, "") for k in keys],
-            "conversion_ts": [c.conversion_ts_ms for c in conv],
-            "advertiser_id": [c.advertiser_id for c in conv],
+            "conversion_id": conv["conversion_id"],
+            "install_id": named_column(keys, lambda k: installs.get(k, "")),
+            "conversion_ts": conv["conversion_ts"],
+            "advertiser_id": conv["advertiser_id"],
             "partner_id": partners,
-            "partner_type": [self.partner_type_names.get(p, "") for p in partners],
-            "contract_id": [self.names.get(c, str(c)) for c in payouts.contract_id.tolist()],
-            "contract_version": payouts.contract_version.tolist(),
-            "payout_type": [PAYOUT_TYPE_NAMES[t] for t in payouts.payout_type.tolist()],
-            "role": [ROLE_NAMES.get(r, "") for r in payouts.role.tolist()],
-            "model": [MODEL_NAMES.get(m, "") for m in payouts.model.tolist()],
-            "amount": payouts.amount.tolist(),
-            "currency": [self.currencies.get(c, "") for c in payouts.currency.tolist()],
-            "created_at": [created_at_ms] * len(keys),
-            "kafka_topic": [c.kafka_topic for c in conv],
-            "kafka_partition": [c.kafka_partition for c in conv],
-            "kafka_offset": [c.kafka_offset for c in conv],
+            "partner_type": looked_up(partners, lambda p: self.partner_type_names.get(p, "")),
+            "contract_id": named_column(payouts.contract_id, lambda c: self.names.get(c, str(c))),
+            "contract_version": pa.array(payouts.contract_version, pa.int64()),
+            "payout_type": named_column(payouts.payout_type, PAYOUT_TYPE_NAMES.__getitem__),
+            "role": named_column(payouts.role, lambda r: ROLE_NAMES.get(r, "")),
+            "model": named_column(payouts.model, lambda m: MODEL_NAMES.get(m, "")),
+            "amount": pa.array(payouts.amount, pa.int64()),
+            "currency": named_column(payouts.currency, lambda c: self.currencies.get(c, "")),
+            "created_at": timestamps_of(np.full(n, created_at_ms, np.int64)),
+            **info_columns(keys, infos, SOURCE_FIELDS),
         }
+
+
+PAYOUT_CONVERSION_FIELDS = {
+    k: CONVERSION_FIELDS[k] for k in ("conversion_id", "conversion_ts", "advertiser_id")
+}
 
 
 def _role(name: str) -> int:

@@ -43,6 +43,8 @@ class StoredCredit:
     weight: float
     credited_revenue: int
     is_reversal: bool
+    conversion_key: int  # hash_id(info.conversion_id)
+    partner_key: int  # hash_id(partner_id)
 
 
 def stored_credit(row: Sequence[Any]) -> StoredCredit:
@@ -61,14 +63,15 @@ def stored_credit(row: Sequence[Any]) -> StoredCredit:
         int(offset),
     )
     return StoredCredit(info, int(touch), str(partner), str(model), str(role), int(position),
-                        int(length), float(weight), int(revenue), bool(is_rev))  # fmt: skip
+                        int(length), float(weight), int(revenue), bool(is_rev),
+                        hash_id(info.conversion_id), hash_id(str(partner)))  # fmt: skip
 
 
 def _credits(rows: Sequence[StoredCredit]) -> Credits:
     return Credits(
-        conversion_id=np.array([hash_id(r.info.conversion_id) for r in rows], np.int64),
+        conversion_id=np.array([r.conversion_key for r in rows], np.int64),
         touch_id=np.array([r.touch_key for r in rows], np.int64),
-        partner_id=np.array([hash_id(r.partner_id) for r in rows], np.int64),
+        partner_id=np.array([r.partner_key for r in rows], np.int64),
         role=np.array([ROLE_IDS[r.role] for r in rows], np.int8),
         model=np.array([MODEL_IDS[r.model] for r in rows], np.int8),
         position=np.array([r.position for r in rows], np.int32),
@@ -103,16 +106,14 @@ def apply_reversals(
         if not rows:
             unmatched.append(req)
             continue
-        for conv_key in sorted({hash_id(r.info.conversion_id) for r in rows}):
+        for conv_key in sorted({r.conversion_key for r in rows}):
             ids.append(conv_key)
             amounts.append(req.amount)
             sources[conv_key] = req.source
         for r in rows:
-            conversions[hash_id(r.info.conversion_id)] = r.info
-    originals = [
-        r for r in credited if not r.is_reversal and hash_id(r.info.conversion_id) in sources
-    ]
-    already = [r for r in credited if r.is_reversal and hash_id(r.info.conversion_id) in sources]
+            conversions[r.conversion_key] = r.info
+    originals = [r for r in credited if not r.is_reversal and r.conversion_key in sources]
+    already = [r for r in credited if r.is_reversal and r.conversion_key in sources]
     if not ids:
         empty = _credits([])
         return ReversalOutcome(empty, conversions, sources, unmatched)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from attribution.columns import Conversions, Credits, Model, Role
@@ -21,6 +22,7 @@ ROLE_NAMES = {int(r): r.name.lower() for r in Role}
 MODEL_IDS = {name: value for value, name in MODEL_NAMES.items()}
 ROLE_IDS = {name: value for value, name in ROLE_NAMES.items()}
 Columns = dict[str, Sequence[Any]]
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
 
 def event_columns(batch: DecodedBatch, rows: NDArray[np.intp]) -> Columns:
@@ -117,6 +119,12 @@ class ConversionInfo(NamedTuple):
 
 def conversion_infos(batch: DecodedBatch, rows: Sequence[int]) -> dict[int, ConversionInfo]:
     """`ConversionInfo.from_row` of each of `rows`, by conversion key (column by column)."""
+    keys = batch.event_keys[np.asarray(rows, np.intp)].tolist()
+    return dict(zip(keys, conversion_info_list(batch, rows), strict=True))
+
+
+def conversion_info_list(batch: DecodedBatch, rows: Sequence[int]) -> list[ConversionInfo]:
+    """`ConversionInfo.from_row` of each of `rows`, in order (column by column)."""
     index = pa.array(rows, pa.int64())
 
     def column(name: str) -> list[Any]:
@@ -125,10 +133,9 @@ def conversion_infos(batch: DecodedBatch, rows: Sequence[int]) -> dict[int, Conv
 
     picked = np.asarray(rows, np.intp)
     kinds, names = column("type"), column("event_name")
-    return {
-        key: ConversionInfo(*values)
-        for key, *values in zip(
-            batch.event_keys[picked].tolist(),
+    return [
+        ConversionInfo(*values)
+        for values in zip(
             column("event_id"),
             batch.ts_ms[picked].tolist(),
             column("advertiser_id"),
@@ -141,7 +148,7 @@ def conversion_infos(batch: DecodedBatch, rows: Sequence[int]) -> dict[int, Conv
             column("kafka_offset"),
             strict=True,
         )
-    }
+    ]
 
 
 def conversions_of_infos(
@@ -177,51 +184,110 @@ def credit_columns(
     *,
     is_reversal: bool,
     source: Mapping[int, ConversionInfo] | None = None,
-    campaigns: Sequence[str] | None = None,
+    campaigns: Sequence[str] | pa.Array | None = None,
 ) -> Columns:
-    """attribution_credits rows. `source` (reversals) gives the offsets the rows come from,
-    by conversion key; otherwise they come from the conversion itself."""
+    """attribution_credits rows, as Arrow columns. `source` (reversals) gives the offsets the
+    rows come from, by conversion key; otherwise they come from the conversion itself.
+
+    Column by column: what a row repeats of its conversion (or partner, model, role) is
+    built once per distinct value and gathered by Arrow; no Python object per row."""
     n = len(credits)
-    keys = credits.conversion_id.tolist()
-    empty: list[tuple[Any, ...]] = [()] * len(ConversionInfo._fields)
-    # the infos transposed: one tuple per field (NamedTuples make this one C call)
-    conv = list(zip(*[conversions[k] for k in keys], strict=True)) or empty
-    origin = list(zip(*[source[k] for k in keys], strict=True)) if source and n else conv
-    partners = _lookup(credits.partner_id, lambda p: partner_names.get(p, str(p)))
-    field = ConversionInfo._fields.index
+    conv = info_columns(credits.conversion_id, conversions, CONVERSION_FIELDS)
+    origin = info_columns(credits.conversion_id, source or conversions, SOURCE_FIELDS)
+    partners = named_column(credits.partner_id, lambda p: partner_names.get(p, str(p)))
+    campaign = (
+        repeated("", n) if campaigns is None
+        else campaigns if isinstance(campaigns, pa.Array)
+        else pa.array(campaigns, pa.string())
+    )  # fmt: skip
     return {
-        "conversion_id": list(conv[field("conversion_id")]),
-        "conversion_ts": list(conv[field("conversion_ts_ms")]),
-        "touch_key": credits.touch_id.tolist(),
-        "advertiser_id": list(conv[field("advertiser_id")]),
+        "conversion_id": conv["conversion_id"],
+        "conversion_ts": conv["conversion_ts"],
+        "touch_key": pa.array(credits.touch_id, pa.int64()),
+        "advertiser_id": conv["advertiser_id"],
         "partner_id": partners,
-        "partner_type": [partner_types.get(p, "") for p in partners],
-        "campaign_id": list(campaigns) if campaigns is not None else [""] * n,
-        "identity": list(conv[field("identity")]),
-        "event_name": list(conv[field("event_name")]),
-        "order_id": list(conv[field("order_id")]),
-        "model": _lookup(credits.model, MODEL_NAMES.__getitem__),
-        "role": _lookup(credits.role, ROLE_NAMES.__getitem__),
-        "position": credits.position.tolist(),
-        "path_length": credits.path_length.tolist(),
-        "weight": credits.weight.tolist(),
-        "credited_revenue": credits.credited_revenue.tolist(),
-        "currency": list(conv[field("currency")]),
-        "is_reversal": [is_reversal] * n,
-        "contract_id": [""] * n,
-        "contract_version": [0] * n,
-        "attributed_at": [attributed_at_ms] * n,
-        "kafka_topic": list(origin[field("kafka_topic")]),
-        "kafka_partition": list(origin[field("kafka_partition")]),
-        "kafka_offset": list(origin[field("kafka_offset")]),
+        "partner_type": looked_up(partners, lambda p: partner_types.get(p, "")),
+        "campaign_id": campaign,
+        "identity": conv["identity"],
+        "event_name": conv["event_name"],
+        "order_id": conv["order_id"],
+        "model": named_column(credits.model, MODEL_NAMES.__getitem__),
+        "role": named_column(credits.role, ROLE_NAMES.__getitem__),
+        "position": pa.array(credits.position, pa.int32()),
+        "path_length": pa.array(credits.path_length, pa.int32()),
+        "weight": pa.array(credits.weight, pa.float64()),
+        "credited_revenue": pa.array(credits.credited_revenue, pa.int64()),
+        "currency": conv["currency"],
+        "is_reversal": pa.array(np.full(n, is_reversal, np.bool_)),
+        "contract_id": repeated("", n),
+        "contract_version": pa.array(np.zeros(n, np.int64)),
+        "attributed_at": timestamps_of(np.full(n, attributed_at_ms, np.int64)),
+        **origin,
     }
 
 
-def _lookup(codes: NDArray[Any], name: Callable[[int], str]) -> list[str]:
-    """`name(code)` for each code, called once per distinct code."""
+# column -> (ConversionInfo field, Arrow type): what a row repeats of its conversion
+CONVERSION_FIELDS: dict[str, tuple[str, pa.DataType]] = {
+    "conversion_id": ("conversion_id", pa.string()),
+    "conversion_ts": ("conversion_ts_ms", TIMESTAMP),
+    "advertiser_id": ("advertiser_id", pa.string()),
+    "identity": ("identity", pa.string()),
+    "event_name": ("event_name", pa.string()),
+    "order_id": ("order_id", pa.string()),
+    "currency": ("currency", pa.string()),
+}
+# ... and of the record it is written from (the sink's high-water marks)
+SOURCE_FIELDS: dict[str, tuple[str, pa.DataType]] = {
+    "kafka_topic": ("kafka_topic", pa.string()),
+    "kafka_partition": ("kafka_partition", pa.int32()),
+    "kafka_offset": ("kafka_offset", pa.int64()),
+}
+
+
+def info_columns(
+    keys: NDArray[np.int64],
+    infos: Mapping[int, ConversionInfo],
+    fields: Mapping[str, tuple[str, pa.DataType]],
+) -> dict[str, pa.Array]:
+    """For each of `keys`, `fields` of `infos[key]` (column -> (field, Arrow type)), as
+    Arrow columns: each distinct key's info is read once and Arrow gathers the rows."""
+    distinct, of_key = np.unique(keys, return_inverse=True)
+    index = pa.array(of_key.reshape(-1), pa.int64())
+    # the infos transposed: one tuple per field (NamedTuples make this one C call)
+    table = list(zip(*[infos[k] for k in distinct.tolist()], strict=True))
+    at = ConversionInfo._fields.index
+    out = {}
+    for column, (name, kind) in fields.items():
+        values = table[at(name)] if table else ()
+        if kind == TIMESTAMP:
+            out[column] = pa.array(values, pa.int64()).cast(TIMESTAMP).take(index)
+        else:
+            out[column] = pa.array(values, kind).take(index)
+    return out
+
+
+def named_column(codes: NDArray[Any], name: Callable[[int], str]) -> pa.Array:
+    """`name(code)` of each code, as a string column (`name` called once per distinct
+    code)."""
     distinct, index = np.unique(codes, return_inverse=True)
-    names = np.array([name(int(c)) for c in distinct.tolist()], dtype=object)
-    return names[index.reshape(-1)].tolist()  # type: ignore[no-any-return]
+    names = pa.array([name(int(c)) for c in distinct.tolist()], pa.string())
+    return names.take(pa.array(index.reshape(-1), pa.int64()))
+
+
+def looked_up(column: pa.Array, value: Callable[[str], str]) -> pa.Array:
+    """`value(s)` of each string of `column` (called once per distinct string)."""
+    encoded = pc.dictionary_encode(column)
+    values = pa.array([value(s) for s in encoded.dictionary.to_pylist()], pa.string())
+    return values.take(encoded.indices)
+
+
+def repeated(value: str, n: int) -> pa.Array:
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, np.int64)))
+
+
+def timestamps_of(ms: NDArray[np.int64]) -> pa.Array:
+    """Epoch milliseconds as a DateTime64(3, 'UTC') column."""
+    return pa.array(ms, pa.int64()).cast(TIMESTAMP)
 
 
 def filter_columns(columns: Columns, keep: Sequence[bool] | NDArray[np.bool_]) -> Columns:

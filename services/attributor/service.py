@@ -10,14 +10,17 @@ table for the assigned partitions, so any instance gives the same credits.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from attribution.columns import Conversions, Credits, Model, concat_rows
@@ -43,7 +46,7 @@ from services.attributor.installs import (
     inherit,
     sole_credits,
 )
-from services.attributor.metrics import AttributorMetrics
+from services.attributor.metrics import AttributorMetrics, observe_many
 from services.attributor.payouts import PayoutStage, PostInstall
 from services.attributor.reversals import (
     CREDIT_QUERY,
@@ -53,9 +56,12 @@ from services.attributor.reversals import (
     stored_credit,
 )
 from services.attributor.rows import (
+    MODEL_NAMES,
+    ROLE_NAMES,
     Columns,
     ConversionInfo,
     concat_columns,
+    conversion_info_list,
     conversion_infos,
     conversions_of_infos,
     credit_columns,
@@ -88,7 +94,7 @@ CREDITED_QUERY = (
 class AttributorConfig:
     events_topic: str = "events.v1"
     dlq_topic: str = "events.dlq.v1"
-    batch_max_records: int = 20_000
+    batch_max_records: int = 50_000
     batch_max_ms: int = 250
     models: tuple[Model, ...] = (Model.LAST_TOUCH,)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -259,11 +265,10 @@ class Attributor:
         """Post-install events of a replayed chunk: candidates for `pending_orphans`."""
         cols = chunk.events
         infos = self._conversion_infos(chunk)
-        for r in chunk.conversion_rows:
-            if cols["install_id"][r] and cols["type"][r] != "install":
-                key = cols["event_key"][r]
-                orphan = Orphan(key, cols["install_id"][r], cols["ts_ms"][r], cols["revenue"][r])
-                self.pending_orphans[key] = (orphan, infos[key])
+        for r in chunk.post_install_rows():
+            key = cols["event_key"][r]
+            orphan = Orphan(key, cols["install_id"][r], cols["ts_ms"][r], cols["revenue"][r])
+            self.pending_orphans[key] = (orphan, infos[key])
 
     def _drop_credited_orphans(self) -> None:
         """Keep pending only the post-install events that have no credit stored yet."""
@@ -346,8 +351,9 @@ class Attributor:
         ts = batch.ts_ms
         return int(ts.max()) - self.config.lateness_ms if ts.shape[0] else None
 
-    def _mark(self, table: str, record: Record) -> int:
-        return self.marks.get(table, {}).get((record.topic, record.partition), -1)
+    def _mark(self, table: str, source: Record | TopicPartition) -> int:
+        """The highest offset of `source`'s partition written to `table` (-1: none)."""
+        return self.marks.get(table, {}).get((source.topic, source.partition), -1)
 
     # -- one batch ---------------------------------------------------------------------------
     async def process(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
@@ -358,12 +364,15 @@ class Attributor:
         started = time.perf_counter()
         assigned = self.consumer.assignment()
         batch = {tp: recs for tp, recs in batch.items() if tp in assigned}  # revoked meanwhile
-        records = [r for tp in sorted(batch) for r in batch[tp]]
-        events = [r for r in records if r.topic == self.config.events_topic]
-        letters = [r for r in records if r.topic == self.config.dlq_topic]
+        events: list[Record] = []
+        letters: list[Record] = []
+        for tp in sorted(batch):  # partition by partition: no Python work per record here
+            if tp.topic == self.config.events_topic:
+                events += _above(batch[tp], self._mark("events", tp))
+            elif tp.topic == self.config.dlq_topic:
+                letters += batch[tp]
         writes = self._dead_letter_writes(letters)
-        fresh = [r for r in events if r.offset > self._mark("events", r)]
-        decoded = decode_records(fresh)
+        decoded = decode_records(events)
         self._remember_names(decoded)
         writes += self._attribute(decoded)
         writes += self._late_orphan_writes(self.clock.now_ms())
@@ -379,7 +388,7 @@ class Attributor:
         for topic, behind in self.consumer.lag().items():
             self.metrics.lag.labels(topic).set(behind)
         self.metrics.batches.inc()
-        self.metrics.batch_records.observe(len(records))
+        self.metrics.batch_records.observe(sum(len(recs) for recs in batch.values()))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.metrics.retained_touches.set(self.state.retained_touches)
 
@@ -464,7 +473,7 @@ class Attributor:
                 _with_late(conversions, late_post_install, infos, self._late_revenue),
                 infos, self._post_install(decoded) + late_post_install, self.sink, now_ms,
             ))  # fmt: skip
-        reversal_cols = self._reversals(decoded, credit_cols, now_ms, payout_parts)
+        reversal_cols = self._reversals(decoded, credits, infos, sources, now_ms, payout_parts)
         if reversal_cols is not None:
             credit_parts.append(reversal_cols)
         # one insert per table and batch: each insert makes a part (files, a merge later)
@@ -486,9 +495,12 @@ class Attributor:
         """Credit SKAdNetwork / AdAttributionKit installs to the partner owning the network
         (the collector set partner_id from the registry); the engine sees no touch for them."""
         cols = decoded.events
+        candidates = decoded.network_install_rows()  # few: Python looks at them one by one
+        if not candidates:
+            return credits
         credited = set(credits.conversion_id.tolist())
         rows = [
-            r for r in decoded.conversion_rows
+            r for r in candidates
             if cols["type"][r] == "install" and cols["partner_id"][r]
             and cols["event_key"][r] not in credited
             and counts_as_apple_install(cols["source"][r], cols["sub2"][r], cols["sub3"][r])
@@ -517,10 +529,7 @@ class Attributor:
         credits its install, with that install's record as its source.
         """
         cols = decoded.events
-        candidates = [
-            r for r in decoded.conversion_rows
-            if cols["install_id"][r] and cols["type"][r] != "install"
-        ]  # fmt: skip
+        candidates = decoded.post_install_rows()
         if not candidates and not self.pending_orphans:  # the common case: nothing to link
             return credits, infos, []
         sources = dict(infos)
@@ -565,10 +574,13 @@ class Attributor:
         ]  # fmt: skip
         return (concat_credits([credits, extra]) if len(extra) else credits), sources, late_events
 
-    def _campaigns(self, credits: Credits) -> list[str]:
-        """The campaign of each credited touch."""
-        hashes = self.seen.values_of(credits.touch_id).tolist()
-        return [self.campaign_names.get(h, "") for h in hashes]
+    def _campaigns(self, credits: Credits) -> pa.Array:
+        """The campaign of each credited touch (each touch and campaign looked up once: a
+        touch is credited under every model)."""
+        touches, at = np.unique(credits.touch_id, return_inverse=True)
+        hashes, of_touch = np.unique(self.seen.values_of(touches), return_inverse=True)
+        names = pa.array([self.campaign_names.get(h, "") for h in hashes.tolist()], pa.string())
+        return names.take(pa.array(of_touch.reshape(-1)[at.reshape(-1)], pa.int64()))
 
     def _fresh(self, table: str, cols: Columns) -> Columns:
         """Rows whose source record is above the table's high-water mark (not yet written)."""
@@ -579,14 +591,13 @@ class Attributor:
         return [
             PostInstall(cols["event_key"][r], cols["advertiser_id"][r], cols["event_name"][r],
                         cols["ts_ms"][r], cols["install_id"][r])
-            for r in decoded.conversion_rows
-            if cols["install_id"][r] and cols["type"][r] != "install"
+            for r in decoded.post_install_rows()
         ]  # fmt: skip
 
     def _observe_latency(self, decoded: DecodedBatch, now_ms: int) -> None:
-        received = decoded.received_ms[decoded.conversion_rows].tolist()
-        for ms in received:
-            self.metrics.event_to_credit_seconds.observe(max(0, now_ms - ms) / 1000)
+        received = decoded.received_ms[np.asarray(decoded.conversion_rows, np.intp)]
+        seconds = np.maximum(0, now_ms - received) / 1000
+        observe_many(self.metrics.event_to_credit_seconds, seconds)
 
     def _conversion_infos(self, decoded: DecodedBatch) -> dict[int, ConversionInfo]:
         return conversion_infos(decoded, decoded.conversion_rows)
@@ -595,40 +606,47 @@ class Attributor:
     def _reversal_requests(
         self, decoded: DecodedBatch, rows: Sequence[int]
     ) -> list[ReversalRequest]:
-        cols = decoded.events
-        out = []
-        for r in rows:
-            payload_amount = cols["revenue"][r]
-            out.append(
-                ReversalRequest(
-                    advertiser_id=cols["advertiser_id"][r],
-                    order_id=cols["order_id"][r],
-                    amount=payload_amount if payload_amount > 0 else FULL_REVERSAL,
-                    source=ConversionInfo.from_row(decoded, r),
-                )
+        amounts = decoded.revenue[np.asarray(rows, np.intp)].tolist()
+        return [
+            ReversalRequest(
+                advertiser_id=info.advertiser_id,
+                order_id=info.order_id,
+                amount=amount if amount > 0 else FULL_REVERSAL,
+                source=info,
             )
-        return out
+            for info, amount in zip(conversion_info_list(decoded, rows), amounts, strict=True)
+        ]
 
     def _reversals(
         self,
         decoded: DecodedBatch,
-        batch_credits: Columns,
+        credits: Credits,
+        infos: Mapping[int, ConversionInfo],
+        sources: Mapping[int, ConversionInfo],
         now_ms: int,
         payout_parts: list[Columns],
     ) -> Columns | None:
+        """Negative credits for the batch's reversals, and for the pending ones whose order
+        the batch credits (`credits` of the batch, their conversions' `infos`, and where each
+        credit row is written from: `sources`)."""
         requests = self._reversal_requests(decoded, decoded.reversal_rows)
-        new_orders = {
-            (a, o)
-            for a, o in zip(batch_credits["advertiser_id"], batch_credits["order_id"], strict=True)
-            if o
-        }
-        retry = [p for p in self.pending_reversals if (p.advertiser_id, p.order_id) in new_orders]
-        self.pending_reversals = [p for p in self.pending_reversals if p not in retry]
-        requests = retry + requests
+        if not requests and not self.pending_reversals:
+            return None
+        credited = _credited_orders(credits, infos)
+        if self.pending_reversals:
+            retry: list[ReversalRequest] = []
+            waiting: list[ReversalRequest] = []
+            for p in self.pending_reversals:
+                matched = p.order_id and (p.advertiser_id, p.order_id) in credited
+                (retry if matched else waiting).append(p)
+            self.pending_reversals = waiting
+            requests = retry + requests
         if not requests:
             return None
+        orders = {(r.advertiser_id, r.order_id) for r in requests}
+        keys = [k for order in orders for k in credited.get(order, ())]
         stored = self._stored_credits(requests)
-        stored += _batch_credits(batch_credits, {(r.advertiser_id, r.order_id) for r in requests})
+        stored += self._batch_credits(credits, infos, sources, keys)
         outcome = apply_reversals(requests, stored)
         self.pending_reversals.extend(outcome.unmatched)
         if not len(outcome.credits):
@@ -647,6 +665,36 @@ class Attributor:
             source=outcome.sources,
             campaigns=self._campaigns(outcome.credits),
         )
+
+    def _batch_credits(
+        self,
+        credits: Credits,
+        infos: Mapping[int, ConversionInfo],
+        sources: Mapping[int, ConversionInfo],
+        keys: Sequence[int],
+    ) -> list[StoredCredit]:
+        """The credit rows of this batch (not stored yet) of these conversions, as the store
+        would return them."""
+        if not keys:
+            return []
+        out = []
+        for i in np.flatnonzero(np.isin(credits.conversion_id, keys)).tolist():
+            key = int(credits.conversion_id[i])
+            info, origin = infos[key], sources.get(key, infos[key])
+            if origin is not info:  # the row is written with its source record's offsets
+                info = info._replace(
+                    kafka_topic=origin.kafka_topic,
+                    kafka_partition=origin.kafka_partition,
+                    kafka_offset=origin.kafka_offset,
+                )
+            partner = int(credits.partner_id[i])
+            out.append(StoredCredit(
+                info, int(credits.touch_id[i]), self.partner_names.get(partner, str(partner)),
+                MODEL_NAMES[int(credits.model[i])], ROLE_NAMES[int(credits.role[i])],
+                int(credits.position[i]), int(credits.path_length[i]), float(credits.weight[i]),
+                int(credits.credited_revenue[i]), False, key, partner,
+            ))  # fmt: skip
+        return out
 
     def partner_names_for(self, stored: Sequence[StoredCredit]) -> dict[int, str]:
         names = dict(self.partner_names)
@@ -714,6 +762,24 @@ class Attributor:
             log.warning("commit_failed", extra={"error": str(exc)[:200]})
 
 
+def _credited_orders(
+    credits: Credits, infos: Mapping[int, ConversionInfo]
+) -> dict[tuple[str, str], list[int]]:
+    """The conversions these credits credit, by (advertiser, order)."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for key in np.unique(credits.conversion_id).tolist():
+        info = infos[key]
+        out.setdefault((info.advertiser_id, info.order_id), []).append(key)
+    return out
+
+
+def _above(records: list[Record], mark: int) -> list[Record]:
+    """The records (of one partition, in offset order) above the high-water mark `mark`."""
+    if not records or records[0].offset > mark:
+        return records  # the usual case: nothing of this partition written yet
+    return records[bisect.bisect_right(records, mark, key=attrgetter("offset")) :]
+
+
 def _token(table: str, records: Sequence[Record] | Sequence[tuple[str, int, int]]) -> str:
     ranges: dict[tuple[str, int], tuple[int, int]] = {}
     for item in records:
@@ -725,40 +791,6 @@ def _token(table: str, records: Sequence[Record] | Sequence[tuple[str, int, int]
 
 def _token_of_columns(table: str, cols: Columns) -> str:
     return dedup_token(table, offset_ranges(cols))
-
-
-def _batch_credits(cols: Columns, orders: set[tuple[str, str]]) -> list[StoredCredit]:
-    out = []
-    for i, (adv, order) in enumerate(zip(cols["advertiser_id"], cols["order_id"], strict=True)):
-        if (adv, order) not in orders:
-            continue
-        info = ConversionInfo(
-            cols["conversion_id"][i],
-            cols["conversion_ts"][i],
-            adv,
-            cols["identity"][i],
-            cols["event_name"][i],
-            order,
-            cols["currency"][i],
-            cols["kafka_topic"][i],
-            cols["kafka_partition"][i],
-            cols["kafka_offset"][i],
-        )
-        out.append(
-            StoredCredit(
-                info,
-                cols["touch_key"][i],
-                cols["partner_id"][i],
-                cols["model"][i],
-                cols["role"][i],
-                cols["position"][i],
-                cols["path_length"][i],
-                cols["weight"][i],
-                cols["credited_revenue"][i],
-                False,
-            )
-        )
-    return out
 
 
 def _with_late(

@@ -83,6 +83,8 @@ EVENT_STRUCT = pa.struct(
     ]
 )
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)  # attribution.ids.hash_id's hash, nothing fed
+_NO_DIGEST = bytes(8)
 
 
 def struct_rows(events: Sequence[Any]) -> tuple[list[int], pa.StructArray, dict[int, str]]:
@@ -175,13 +177,21 @@ def times_ms(strings: pa.Array) -> tuple[I64, dict[int, str]]:
 
 def hash_strings(values: Sequence[str]) -> I64:
     """`attribution.ids.hash_id` of each string, as one column (inlined: the hot path)."""
-    blake2b = hashlib.blake2b
-    digests = b"".join(
-        [blake2b(v.encode(), digest_size=8).digest() if v else bytes(8) for v in values]
-    )
-    out = np.frombuffer(digests, "<i8").astype(np.int64)
+    fresh = _BLAKE2B_8.copy  # copying an initialised state skips parsing its parameters
+    digests: list[bytes] = []
+    append = digests.append
+    for v in values:
+        if v:
+            h = fresh()
+            h.update(v.encode())
+            append(h.digest())
+        else:
+            append(_NO_DIGEST)
+    out = np.frombuffer(b"".join(digests), "<i8").astype(np.int64)
     # a digest of all zeros is reserved for "no value": hash_id maps it to 1
-    out[(out == 0) & np.fromiter((bool(v) for v in values), np.bool_, len(values))] = 1
+    for row in np.flatnonzero(out == 0).tolist():
+        if values[row]:
+            out[row] = 1
     return out
 
 

@@ -44,6 +44,7 @@ from services.bus.protocols import RebalanceCallback
 from services.bus.records import Record, TopicPartition
 
 DEFAULT_LINGER_MS = 5
+_new = tuple.__new__  # Record is a NamedTuple: this is what its __new__ calls
 DEFAULT_MAX_BATCH_SIZE = 256 * 1024
 
 
@@ -291,24 +292,22 @@ class KafkaConsumerBus:
             batch = await self._require().getmany(timeout_ms=timeout_ms, max_records=max_records)
         except KafkaError as exc:
             raise BusError(f"Kafka fetch failed: {exc}", retriable=is_retriable(exc)) from exc
+        out: dict[TopicPartition, list[Record]] = {}
         for tp, records in batch.items():
-            if records:
-                self._next[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
-        return {
-            TopicPartition(tp.topic, tp.partition): [
-                Record(
-                    topic=r.topic,
-                    partition=r.partition,
-                    offset=r.offset,
-                    key=r.key or b"",
-                    value=r.value or b"",
-                    timestamp_ms=r.timestamp,
+            if not records:
+                continue
+            ours = TopicPartition(tp.topic, tp.partition)
+            self._next[ours] = records[-1].offset + 1
+            # one Record per record read (the hot path): built as Record(...) builds it, less
+            # the Python-level call of its __new__; topic and partition hoisted
+            topic, partition = tp.topic, tp.partition
+            out[ours] = [
+                _new(
+                    Record, (topic, partition, r.offset, r.key or b"", r.value or b"", r.timestamp)
                 )
                 for r in records
             ]
-            for tp, records in batch.items()
-            if records
-        }
+        return out
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit synchronously. ``CommitFailed`` (not retriable) if the group rebalanced

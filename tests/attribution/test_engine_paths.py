@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from attribution import path_entries as path_entries_module
 from attribution.columns import Conversions, Credits, Touches
 from attribution.engine import EngineConfig, attribute
+from attribution.journey_population import population_from_touches
 from attribution.ordering import mix_group_keys, rows_maybe_in
 from attribution.reference import reference_attribute
-from tests.attribution.journey_tables import assert_same_credits
+from tests.attribution.journey_tables import C, T, assert_same_credits, conversions, touches
 from tests.attribution.strategies import (
     HEURISTIC,
     Population,
@@ -92,3 +96,67 @@ def test_one_advertiser_keyed_by_identity_equals_the_reference(
         attribute(one_t, one_c, config, HEURISTIC),
         reference_attribute(one_t, one_c, config, HEURISTIC),
     )
+
+
+# ------------------------------------------------- touches sorted one key range at a time
+
+
+def _in_parts(rows: int) -> mock._patch[int]:
+    """Sort the touches in parts of about `rows` rows (large batches do), whatever the size."""
+    return mock.patch.object(path_entries_module, "PART_ROWS", rows)
+
+
+@settings(max_examples=80, deadline=None)
+@given(populations(), configs(), st.integers(1, 6))
+def test_touches_sorted_in_parts_give_the_same_credits(
+    population: Population, config: EngineConfig, rows: int
+) -> None:
+    t, c = population.touches, population.conversions
+    whole = attribute(t, c, config, HEURISTIC)
+    with _in_parts(rows):
+        parted = attribute(t, c, config, HEURISTIC)
+    _same_arrays(parted, whole)
+    assert_same_credits(parted, reference_attribute(t, c, config, HEURISTIC))
+
+
+@settings(max_examples=40, deadline=None)
+@given(populations(), configs(), st.integers(1, 6))
+def test_population_built_in_parts_is_the_same(
+    population: Population, config: EngineConfig, rows: int
+) -> None:
+    t, c = population.touches, population.conversions
+    whole = population_from_touches(t, c, config)
+    with _in_parts(rows):
+        parted = population_from_touches(t, c, config)
+    for name in ("offsets", "partner_ids", "converted", "value"):
+        np.testing.assert_array_equal(getattr(parted, name), getattr(whole, name), err_msg=name)
+
+
+@pytest.mark.parametrize("advertisers", [1, 3])
+@pytest.mark.parametrize("rows", [50, 700])
+def test_wide_population_in_parts_equals_the_reference(advertisers: int, rows: int) -> None:
+    p = wide_population(5, 6000, 1500, advertisers)
+    t, c = p.touches, p.conversions
+    config = EngineConfig()
+    with _in_parts(rows):
+        parted = attribute(t, c, config, HEURISTIC)
+        rows_shuffled = np.random.default_rng(5).permutation(len(t))
+        shuffled = attribute(t.take(rows_shuffled), c, config, HEURISTIC)
+    _same_arrays(parted, attribute(t, c, config, HEURISTIC))
+    _same_arrays(shuffled, parted)
+    assert_same_credits(parted, reference_attribute(t, c, config, HEURISTIC))
+
+
+def test_colliding_keys_in_parts_fall_back_to_exact_keys() -> None:
+    # Two (advertiser, identity) pairs with the same mixed key land in the same part.
+    mix, mask = 0x9E3779B97F4A7C15, 2**64 - 1
+    raw = 7 ^ (1 * mix & mask) ^ (2 * mix & mask)
+    other = raw - 2**64 if raw >= 2**63 else raw
+    t = touches(T(1, 0, identity=7, advertiser=1), T(2, 1, identity=other, advertiser=2),
+                T(3, 1, identity=8, advertiser=1))  # fmt: skip
+    c = conversions(
+        C(10, 2, 100, identity=7, advertiser=1), C(11, 2, 200, identity=other, advertiser=2)
+    )
+    with _in_parts(1):
+        credits = attribute(t, c, None, HEURISTIC)
+    assert_same_credits(credits, reference_attribute(t, c, None, HEURISTIC))

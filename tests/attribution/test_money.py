@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attribution.money import split_exact
+from attribution.reference import _split as reference_split
 
 
 def split(amount: int, weights: list[float]) -> list[int]:
@@ -68,3 +69,49 @@ def test_sums_exactly_and_stays_near_the_quota(amount: int, raw: list[float]) ->
     assert sum(got) == amount
     for g, w in zip(got, weights, strict=True):
         assert abs(g - amount * w) < 1 + 1e-6 * abs(amount)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-(10**9), 10**9),
+            st.lists(st.sampled_from([0.5, 0.25, 1 / 3, 0.1, 0.7, 1.0]), min_size=1, max_size=6),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_many_groups_equal_the_reference_split(
+    groups: list[tuple[int, list[float], bool]],
+) -> None:
+    """Groups of equal remainders (ranked by position) beside groups of differing ones (ranked
+    by a sort), each split as the reference splits it on its own."""
+    amounts, group, weights, expected = [], [], [], []
+    for g, (amount, raw, equal) in enumerate(groups):
+        shares = [raw[0]] * len(raw) if equal else raw
+        total = sum(shares)
+        normalised = [w / total for w in shares]
+        amounts.append(amount)
+        group += [g] * len(raw)
+        weights += normalised
+        expected += reference_split(amount, normalised)
+    got = split_exact(np.array(amounts, np.int64), np.array(group, np.intp), np.array(weights))
+    assert got.tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(-(2**50), 2**50),  # exact below 2**53, like every float split
+    st.lists(st.floats(0.0, 1.0, allow_nan=False, allow_subnormal=False), min_size=1, max_size=64),
+)
+def test_one_small_group_is_split_as_in_arrays(amount: int, raw: list[float]) -> None:
+    """One group of few rows takes a plain-Python path: the same as the array one."""
+    total = sum(raw)
+    weights = np.array([w / total for w in raw] if total > 0 else [1 / len(raw)] * len(raw))
+    alone = split_exact(np.array([amount], np.int64), np.zeros(len(raw), np.intp), weights)
+    # A second (empty) group sends the same rows down the array path.
+    with_other = split_exact(np.array([amount, 0], np.int64), np.zeros(len(raw), np.intp), weights)
+    assert alone.tolist() == with_other.tolist()
+    assert sum(alone.tolist()) == amount

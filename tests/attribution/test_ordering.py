@@ -174,3 +174,44 @@ def test_rows_maybe_in_filters_most_other_rows() -> None:
     assert kept is not None
     others = kept.shape[0] - 1000  # about 1 other row in 10 (8 table bits per wanted key)
     assert 0.05 * 99_000 < others < 0.15 * 99_000
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 200),
+    st.sampled_from(["random", "small", "extremes"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_ranges_of_queries_equal_a_scan(n: int, keys: str, seed: int) -> None:
+    """Candidate ranges by key (no rank: keys spanning few bits) or by rank, as a scan finds."""
+    rng = np.random.default_rng(seed)
+    distinct = {
+        "random": rng.integers(-(2**63), 2**63 - 1, 8, dtype=np.int64),
+        "small": rng.integers(-5, 20, 8),
+        "extremes": np.array([-(2**63), 2**63 - 1, 0, 1, -1, 5, 6, 7]),
+    }[keys].astype(np.int64)
+    group = distinct[rng.integers(0, 8, n)]
+    time = rng.integers(0, 40, n).astype(np.int64)
+    order = sort_by_group_time(group, time, np.arange(n, dtype=np.int64))
+    q_group = np.concatenate([distinct, rng.integers(-(2**63), 2**63 - 1, 4, dtype=np.int64)])
+    q_start = rng.integers(-5, 45, q_group.shape[0]).astype(np.int64)
+    q_end = q_start + rng.integers(0, 20, q_group.shape[0])
+    sorted_group, sorted_time = group[order.order], time[order.order]
+    for i in range(q_group.shape[0]):
+        inside = (
+            (sorted_group == q_group[i]) & (sorted_time >= q_start[i]) & (sorted_time < q_end[i])
+        )
+        expected = np.flatnonzero(inside).tolist()
+        if order.key_base is not None:
+            lo, count = order.ranges_of(q_group[i : i + 1], q_start[i : i + 1], q_end[i : i + 1])
+            got = list(range(int(lo[0]), int(lo[0] + count[0])))
+        else:
+            rank = order.ranks_of(q_group[i : i + 1])
+            if rank[0] < 0:
+                got = []
+            else:
+                lo = order.first_at_or_after(rank, q_start[i : i + 1])
+                end = order.first_at_or_after(rank, q_end[i : i + 1])
+                got = list(range(int(lo[0]), max(int(end[0]), int(lo[0]))))
+        assert got == expected
+    assert order.key_base is not None or keys != "small"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,15 @@ from attribution.payouts import compute_payouts
 from schemas.events import Click, Context, EventBase, Install
 from services.attributor.decode import DecodedBatch, decode_records
 from services.attributor.factory import attributor_config
-from services.attributor.flooding import FloodStage, flood_rules
+from services.attributor.flooding import (
+    CLICKS_QUERY,
+    FLAGGED_QUERY,
+    INSTALLS_QUERY,
+    NEWEST_QUERY,
+    WRITTEN_QUERY,
+    FloodStage,
+    flood_rules,
+)
 from services.bus.records import Record
 from services.collector.publisher import encode_event
 from services.errors import ConfigError
@@ -185,3 +194,37 @@ def test_rules_come_from_the_attributor_settings(monkeypatch: pytest.MonkeyPatch
     assert flood_rules(load(AttributorSettings, flood_detection=False)) is None
     with pytest.raises(ConfigError, match="PARTNERSTREAM_FLOOD_MAX_CTIT_FLATNESS"):
         load(AttributorSettings, flood_max_ctit_flatness=1.5)
+
+
+class StoreAfterCrash:
+    """What `FloodStage.rebuild` reads when a flooder's counts are stored and the credits of
+    the records up to `written` are too (the crash came before their event rows)."""
+
+    def __init__(self, written: int) -> None:
+        self.written = written
+
+    def query_rows(self, sql: str, parameters: Any) -> list[tuple[Any, ...]]:
+        hour = MS0 // 3_600_000
+        return {
+            FLAGGED_QUERY: [],
+            WRITTEN_QUERY: [(0, self.written)],
+            NEWEST_QUERY: [(1, MS0)],
+            CLICKS_QUERY: [(ADV, FLOODER, hour, 100)],
+            INSTALLS_QUERY: [(ADV, FLOODER, MS0, 40 * 3600.0)] * 4,
+        }[sql]
+
+
+@pytest.mark.parametrize(("written", "flagged"), [(2, True), (3, False), (-1, True)])
+def test_an_install_whose_credits_are_stored_is_not_judged_again(
+    written: int, flagged: bool
+) -> None:
+    """The install (offset 3) is replayed: with its credits stored (written >= 3) the stored,
+    unflagged verdict stands though the rebuilt counts say flooding; it still counts."""
+    stage = FloodStage(RULES, MODELS, retention_ms=60 * 86_400_000)
+    stage.rebuild(StoreAfterCrash(written), "events.v1", [0], MS0)  # type: ignore[arg-type]
+    assert stage.ledger is not None
+    assert stage.ledger.flooding((ADV, FLOODER))
+    credits = credits_of(INSTALL_CREDITS)
+    stage.observe(batch(clicks_and_install()), credits, NAMES)
+    assert stage.flagged(credits.touch_id).tolist() == [flagged, False, flagged]
+    assert stage.ledger.stats((ADV, FLOODER)).installs == 5

@@ -137,3 +137,18 @@ def test_inserted_parts_are_compact(ch_client: Client) -> None:
         "WHERE database = currentDatabase() AND table = 'events' AND active"
     ).result_rows
     assert kinds == [("Compact",)]
+
+
+def test_the_sink_counts_the_cpu_its_threads_spend_in_the_clients_calls(
+    ch_client: Client,
+) -> None:
+    batch = decode_records(simulated_records(2000))
+    sink = ClickHouseSink(ch_client)
+    assert sink.client_cpu_seconds() == 0.0
+    sink.write("events", event_columns(batch, np.arange(2000)), "e|cpu")
+    after_insert = sink.client_cpu_seconds()
+    assert after_insert > 0.0  # chDB parsed and wrote the part on this thread
+    sink.query_rows("SELECT count() FROM events", {})
+    assert sink.client_cpu_seconds() > after_insert
+    sink.write("events", event_columns(batch, np.arange(0)), "e|none")  # nothing to insert
+    assert sink.client_cpu_seconds() >= after_insert

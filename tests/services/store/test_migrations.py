@@ -127,3 +127,31 @@ def test_url_helpers() -> None:
         connect("mysql://h/db")
     with pytest.raises(ConfigError, match="identifier"):
         connect("chdb:///tmp/x", "bad-name; DROP")
+
+
+def test_inserts_compress_payloads_cheaply_and_order_lookups_use_an_index(
+    ch_client: Client,
+) -> None:
+    """Migration 032: ZSTD(1) on the bulky event columns; a bloom filter on credits' order id
+    (the reversal look-up, services/attributor/reversals.py CREDIT_QUERY)."""
+    from services.attributor.reversals import CREDIT_QUERY
+
+    codecs = dict(
+        ch_client.query(
+            "SELECT name, compression_codec FROM system.columns WHERE database = "
+            "currentDatabase() AND table = 'events' AND name IN ('payload', 'user_agent')"
+        ).result_rows
+    )
+    assert codecs == {"payload": "CODEC(ZSTD(1))", "user_agent": "CODEC(ZSTD(1))"}
+    ch_client.command(
+        "INSERT INTO attribution_credits (conversion_id, advertiser_id, order_id, model) "
+        "SELECT toString(number), 'acme', concat('o-', toString(number)), 'last_touch' "
+        "FROM numbers(50000)"
+    )
+    query = CREDIT_QUERY.replace("{orders:Array(String)}", "['o-7']").replace(
+        "{advertisers:Array(String)}", "['acme']"
+    )
+    plan = "\n".join(r[0] for r in ch_client.query("EXPLAIN indexes = 1 " + query).result_rows)
+    assert "credits_order_id_bf" in plan
+    rows = ch_client.query(query).result_rows
+    assert [r[0] for r in rows] == ["7"]
