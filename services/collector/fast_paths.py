@@ -41,7 +41,7 @@ from services.collector.routes.links import (
 )
 from services.collector.routes.pixel import handle_conversion_pixel
 from services.collector.routes.postbacks import PostbackDoor
-from services.collector.routes.sdk import declared_too_large, handle_sdk_batch, too_large
+from services.collector.routes.sdk import handle_sdk_batch, receive_body
 from tracker.errors import TrackerError
 
 log = logging.getLogger("partnerstream.collector")
@@ -72,25 +72,6 @@ def _subs(request: RequestView) -> Subs:
         return (None, None, None, None, None)
     a, b, c, d, e = (_param(request, name, SUB_MAX_LENGTH) for name in SUB_NAMES)
     return (a, b, c, d, e)
-
-
-async def receive_body(request: RequestView, receive: Receive, limit: int) -> bytes:
-    """The request body from the ASGI channel; `TooLarge` (413) past ``limit`` bytes."""
-    if declared_too_large(request, limit):
-        raise too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _two_segments(path: str, prefix_length: int) -> tuple[str, str] | None:

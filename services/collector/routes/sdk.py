@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from schemas.events import Source
 from services.collector.deps import CollectorDeps
@@ -44,27 +46,31 @@ BATCH_EXAMPLE = {
 BodyReader = Callable[[int], Awaitable[bytes]]
 
 
-def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"request body is larger than {limit} bytes")
-
-
-def declared_too_large(request: RequestView, limit: int) -> bool:
+async def receive_body(request: RequestView, receive: Receive, limit: int) -> bytes:
+    """The request body from the ASGI channel, refusing (413) as soon as it is larger than
+    `limit` bytes (its declared length first); `ClientDisconnect` if the client went away."""
+    too_large = TooLarge(f"request body is larger than {limit} bytes")
     declared = request.headers.get("content-length")
-    return bool(declared and declared.isdigit() and int(declared) > limit)
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing (413) as soon as it is larger than `limit` bytes."""
-    if declared_too_large(request, limit):
-        raise too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """`receive_body` of a Starlette request (its body not read before)."""
+    return await receive_body(request, request.receive, limit)
 
 
 def bearer_token(request: RequestView) -> str | None:
